@@ -1,0 +1,31 @@
+# mdargy: `make demo` and `make test` set everything up in .venv and run.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.mdargy-installed
+# Re-install only when the packaging (or the compiled plugin's sources) changed.
+INSTALL_DEPS := setup.cfg pyproject.toml $(wildcard setup.py) $(wildcard mdargy/potentials/mtp/src/*)
+
+.PHONY: test demo install clean bench
+
+install: $(STAMP)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP): $(VENV)/bin/python $(INSTALL_DEPS)
+	$(PY) -m pip install -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,64 @@
+"""The ``mdargy`` command line: one module per subcommand, each thin.
+
+Each module ``mdargy/cli/<name>.py`` defines ``add_parser(subparsers)``, which registers its
+subcommand and sets ``func`` (taking the parsed arguments, returning an exit code). Errors of type
+:class:`mdargy.errors.MdargyError` become one line on stderr and the error's exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+import mdargy
+from mdargy.errors import MdargyError
+
+#: Subcommand modules, in the order ``--help`` lists them. A module not yet written is skipped.
+SUBCOMMANDS = ("info", "emd", "nemd", "msd", "dos", "kappa", "campaign", "mtp", "structure")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mdargy",
+        description="Molecular dynamics of thermal and ionic transport in complex crystals "
+        "(LAMMPS + MPI): EMD/NEMD drivers, MSD/diffusion, thermal conductivity, phonon DOS, "
+        "campaigns.",
+    )
+    parser.add_argument("--version", action="version", version=f"mdargy {mdargy.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        modname = f"mdargy.cli.{name}"
+        if importlib.util.find_spec(modname) is None:
+            continue
+        importlib.import_module(modname).add_parser(sub)
+    return parser
+
+
+def is_root() -> bool:
+    """True on rank 0 of COMM_WORLD, or when MPI is not initialised by a launcher."""
+    from mdargy.lammps.runtime import get_comm
+
+    return get_comm().Get_rank() == 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except MdargyError as exc:
+        try:
+            root = is_root()
+        except Exception:
+            root = True
+        if root:
+            print(f"mdargy {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("mdargy: interrupted", file=sys.stderr)
+        return 130

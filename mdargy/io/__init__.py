@@ -1,0 +1,1 @@
+"""File input and output: trajectory readers, atomic writers, run metadata."""

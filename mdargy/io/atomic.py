@@ -1,0 +1,69 @@
+"""Atomic file writers: write to a temporary file in the same folder, then rename.
+
+A reader never sees a half-written file, and a run killed mid-write leaves the previous version
+intact. :func:`refuse_overwrite` guards finished results against silent replacement.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from mdargy.errors import AlreadyDoneError
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary file + ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike, obj) -> Path:
+    """Write ``obj`` as indented JSON atomically; numpy values are converted."""
+    from mdargy.results import to_jsonable
+
+    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2) + "\n")
+
+
+def atomic_write_csv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence]) -> Path:
+    """Write a CSV table atomically. Put units in the header names (``time_ps``, ``T_K``)."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header)
+    for row in rows:
+        w.writerow([f"{v:.10g}" if isinstance(v, float) else v for v in row])
+    return atomic_write_text(path, buf.getvalue())
+
+
+def refuse_overwrite(path: str | os.PathLike, force: bool = False) -> None:
+    """Raise :class:`AlreadyDoneError` if ``path`` exists and ``force`` is False."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise AlreadyDoneError(
+            f"{path} already exists: the run is finished. Use a new output directory, or "
+            "--force to recompute it."
+        )

@@ -1,0 +1,1 @@
+"""Compiled LAMMPS plugins built by mdargy's installer (``*plugin.so``) live in this folder."""
