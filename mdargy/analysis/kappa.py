@@ -1,0 +1,203 @@
+"""Length extrapolation of NEMD thermal conductivity: 1/κ(L) = 1/κ∞ + A/L.
+
+In a direct (NEMD) simulation of length :math:`L` between heat source and sink, phonons with
+mean free paths longer than about :math:`L` are scattered by the boundaries, so
+:math:`\\kappa(L) < \\kappa_\\infty`. Matthiessen's rule with a single effective mean free path
+:math:`\\Lambda` gives (Schelling, Phillpot & Keblinski, Phys. Rev. B 65, 144306 (2002))
+
+.. math:: \\frac{1}{\\kappa(L)} = \\frac{1}{\\kappa_\\infty}\\left(1 + \\frac{4\\Lambda}{L}\\right)
+          = \\frac{1}{\\kappa_\\infty} + \\frac{A}{L},
+
+a straight line in :math:`1/L` whose intercept is :math:`1/\\kappa_\\infty`, and
+:math:`\\Lambda_\\mathrm{eff} = A\\kappa_\\infty/4`. The fit is weighted by the NEMD errors
+propagated to :math:`1/\\kappa` (:math:`\\sigma_{1/\\kappa} = \\sigma_\\kappa/\\kappa^2`).
+
+The linear form is known to *underestimate* :math:`\\kappa_\\infty` when the lengths are not long
+compared with the mean free paths that carry the heat (Sellan, Landry, Turney, McGaughey &
+Amon, Phys. Rev. B 81, 214305 (2010)); the result warns when the longest length recovers less
+than half of the extrapolated value, i.e. :math:`L_\\max < A\\kappa_\\infty = 4\\Lambda_\\mathrm{eff}`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from mdargy.analysis.stats import weighted_linear_fit
+from mdargy.errors import InputError
+from mdargy.results import Result, provenance
+
+__all__ = ["KappaExtrapolation", "extrapolate_kappa", "fourier_kappa"]
+
+
+def fourier_kappa(heat_flux_W_m2, grad_T_K_m):
+    """Fourier's law, :math:`\\kappa = -J / \\nabla T` (W/m/K).
+
+    Parameters
+    ----------
+    heat_flux_W_m2 : float or array
+        Heat flux density along the transport axis, W/m² (positive along +axis).
+    grad_T_K_m : float or array
+        Temperature gradient along the same axis, K/m.
+    """
+    g = np.asarray(grad_T_K_m, float)
+    if np.any(g == 0):
+        raise InputError("Fourier's law: the temperature gradient is zero")
+    return -np.asarray(heat_flux_W_m2, float) / g
+
+
+@dataclasses.dataclass(frozen=True)
+class KappaExtrapolation(Result):
+    """Result of :func:`extrapolate_kappa`.
+
+    Attributes
+    ----------
+    kappa_inf_W_mK, kappa_inf_err_W_mK : float
+        Extrapolated conductivity and its one-sigma error (from the intercept's variance,
+        :math:`\\sigma_{\\kappa_\\infty} = \\sigma_b / b^2`, first order).
+    inv_kappa_inf_mK_W, inv_kappa_inf_err_mK_W : float
+        The intercept :math:`b = 1/\\kappa_\\infty` (m·K/W) and its error.
+    A_AmK_W, A_err_AmK_W : float
+        Slope :math:`A` of 1/κ vs 1/L, in Å·m·K/W.
+    mfp_eff_A : float
+        Effective mean free path :math:`A\\kappa_\\infty/4`, Å (Schelling et al. 2002).
+    chi2_red, p_value : float
+        Fit quality (``nan`` with fewer than 3 lengths or without errors for ``p_value``).
+    kappa_max_fraction : float
+        :math:`\\kappa(L_\\max)/\\kappa_\\infty` predicted by the fit.
+    length_A, kappa_W_mK, kappa_err_W_mK : ndarray
+        The input points.
+    T_K : float or None
+    weighted : bool
+    warnings : tuple of str
+    """
+
+    kappa_inf_W_mK: float
+    kappa_inf_err_W_mK: float
+    inv_kappa_inf_mK_W: float
+    inv_kappa_inf_err_mK_W: float
+    A_AmK_W: float
+    A_err_AmK_W: float
+    mfp_eff_A: float
+    chi2_red: float
+    p_value: float
+    kappa_max_fraction: float
+    length_A: np.ndarray
+    kappa_W_mK: np.ndarray
+    kappa_err_W_mK: np.ndarray | None
+    T_K: float | None
+    weighted: bool
+    warnings: tuple = ()
+    provenance: dict = dataclasses.field(default_factory=dict, compare=False)
+
+    def kappa_at(self, length_A):
+        """κ(L) of the fitted law, W/m/K."""
+        L = np.asarray(length_A, float)
+        return 1.0 / (self.inv_kappa_inf_mK_W + self.A_AmK_W / L)
+
+
+def extrapolate_kappa(length_A, kappa_W_mK, kappa_err_W_mK=None, T_K=None) -> KappaExtrapolation:
+    """Fit :math:`1/\\kappa = 1/\\kappa_\\infty + A/L` to NEMD results at several lengths.
+
+    Parameters
+    ----------
+    length_A : array, shape (n,)
+        Lengths (heat source to sink distance, or the periodic cell length, as the NEMD
+        driver defines it), Å. At least 2 distinct values.
+    kappa_W_mK : array, shape (n,)
+        κ(L), W/m/K (> 0).
+    kappa_err_W_mK : array, shape (n,), optional
+        One-sigma errors of κ(L); the fit is then weighted and the errors are absolute.
+        Without them, an unweighted fit with scatter-based errors (none with 2 lengths).
+    T_K : float, optional
+        Temperature, recorded.
+
+    Returns
+    -------
+    KappaExtrapolation
+    """
+    L = np.asarray(length_A, float).ravel()
+    k = np.asarray(kappa_W_mK, float).ravel()
+    if L.shape != k.shape:
+        raise InputError(f"kappa extrapolation: {L.size} lengths but {k.size} kappa values")
+    if L.size == 0:
+        raise InputError("kappa extrapolation: no results given")
+    if np.any(~np.isfinite(L)) or np.any(L <= 0):
+        raise InputError("kappa extrapolation: every length must be > 0 Å")
+    if np.any(~np.isfinite(k)) or np.any(k <= 0):
+        raise InputError("kappa extrapolation: every kappa must be > 0 W/m/K")
+    if np.unique(L).size < 2:
+        raise InputError(
+            "kappa extrapolation needs at least 2 distinct lengths (3 or more recommended), "
+            f"got {np.unique(L).size}"
+        )
+    warns = []
+    if np.unique(L).size < 3:
+        warns.append(
+            f"only {np.unique(L).size} distinct lengths: the fit quality cannot be judged; use "
+            "at least 3"
+        )
+    sig = None
+    if kappa_err_W_mK is not None:
+        e = np.asarray(kappa_err_W_mK, float).ravel()
+        if e.shape != k.shape or np.any(~np.isfinite(e)) or np.any(e <= 0):
+            raise InputError("kappa extrapolation: errors must be positive, one per length")
+        sig = e / k**2
+    f = weighted_linear_fit(1.0 / L, 1.0 / k, sig)
+    b, A = f.intercept, f.slope
+    if b <= 0:
+        raise InputError(
+            f"kappa extrapolation: the intercept 1/kappa_inf = {b:.3g} m K/W is not positive; "
+            "the data do not follow 1/kappa = 1/kappa_inf + A/L (lengths too short or too noisy)"
+        )
+    kinf = 1.0 / b
+    kerr = f.intercept_err / b**2
+    mfp = A * kinf / 4.0
+    Lmax = float(L.max())
+    frac = 1.0 / (1.0 + A * kinf / Lmax)
+    if A < 0:
+        warns.append(
+            f"kappa decreases with length (A = {A:.3g} < 0): size effects are not of the "
+            "boundary-scattering kind, or the results are noise-dominated"
+        )
+    elif Lmax < A * kinf:
+        warns.append(
+            f"the longest length {Lmax:.4g} Å is short compared with the effective mean free "
+            f"path {mfp:.4g} Å (L_max < 4 Λ_eff; kappa(L_max) is {100 * frac:.0f}% of kappa_inf): "
+            "linear extrapolation is known to underestimate kappa_inf here (Sellan et al. 2010); "
+            "add longer systems"
+        )
+    if f.weighted and f.dof > 0 and f.p_value < 0.01:
+        warns.append(
+            f"poor fit: chi2_red = {f.chi2_red:.2f} (p = {f.p_value:.2g}); the points do not "
+            "follow 1/kappa = 1/kappa_inf + A/L within their errors"
+        )
+    if math.isfinite(kerr) and kerr > 0.5 * kinf:
+        warns.append(
+            f"kappa_inf is poorly determined: {kinf:.3g} ± {kerr:.2g} W/m/K (first-order error "
+            "propagation is unreliable when σ(1/kappa_inf) is this large)"
+        )
+    return KappaExtrapolation(
+        kappa_inf_W_mK=float(kinf),
+        kappa_inf_err_W_mK=float(kerr),
+        inv_kappa_inf_mK_W=float(b),
+        inv_kappa_inf_err_mK_W=float(f.intercept_err),
+        A_AmK_W=float(A),
+        A_err_AmK_W=float(f.slope_err),
+        mfp_eff_A=float(mfp),
+        chi2_red=float(f.chi2_red),
+        p_value=float(f.p_value),
+        kappa_max_fraction=float(frac),
+        length_A=L,
+        kappa_W_mK=k,
+        kappa_err_W_mK=None if kappa_err_W_mK is None else np.asarray(kappa_err_W_mK, float),
+        T_K=None if T_K is None else float(T_K),
+        weighted=sig is not None,
+        warnings=tuple(warns),
+        provenance=provenance(
+            analysis="kappa_extrapolation", model="1/kappa = 1/kappa_inf + A/L",
+            length_A=L, kappa_W_mK=k, kappa_err_W_mK=kappa_err_W_mK, T_K=T_K,
+        ),
+    )

@@ -1,0 +1,52 @@
+"""MSD(t) per species on log-log axes, with the Einstein fit and its window marked."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mdargy.plots import new_figure, save_figure
+
+
+def plot_msd(msd, diffusion=None, path=None, ax=None):
+    """Plot the total MSD of every species on log-log axes.
+
+    Parameters
+    ----------
+    msd : mdargy.analysis.msd.MSDResult
+    diffusion : DiffusionAnalysis or sequence of DiffusionResult, optional
+        When given, each species' fit window is shaded and the fitted line drawn.
+    path : path-like, optional
+        Write the figure there (atomically).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if ax is None:
+        fig, ax = new_figure()
+    else:
+        fig = ax.figure
+    fits = {}
+    if diffusion is not None:
+        for d in getattr(diffusion, "diffusion", diffusion):
+            fits[d.species] = d
+    t = np.asarray(msd.time_ps)
+    for i, name in enumerate(msd.species):
+        y = msd.total(i)
+        ok = (t > 0) & (y > 0)
+        (line,) = ax.loglog(t[ok], y[ok], lw=1.2, label=f"{name} ({msd.n_atoms[i]} atoms)")
+        d = fits.get(name)
+        if d is not None:
+            t0, t1 = d.window_ps
+            ax.axvspan(t0, t1, color=line.get_color(), alpha=0.08)
+            tt = np.geomspace(max(t0, t[ok][0]), t1, 50)
+            slope_A2_ps = 6.0 * d.D_cm2_s / 1e-4
+            ax.loglog(tt, slope_A2_ps * tt + d.intercept_A2, "k--", lw=1.4, alpha=0.8, label=f"fit: D = {d.D_cm2_s:.3g} ± {d.D_err_cm2_s:.2g} cm²/s")
+    ax.set_xlabel("lag time t (ps)")
+    ax.set_ylabel("MSD (Å²)")
+    ax.set_title("Mean squared displacement" + (" (COM drift removed)" if msd.com_removed else ""))
+    ax.legend(fontsize=8)
+    if path is not None:
+        save_figure(fig, path)
+    return fig

