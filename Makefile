@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mdargy-installed
 # Re-install only when the packaging (or the compiled plugin's sources) changed.
-INSTALL_DEPS := setup.cfg pyproject.toml $(wildcard setup.py) $(wildcard mdargy/potentials/mtp/src/*)
+INSTALL_DEPS := setup.cfg pyproject.toml $(wildcard setup.py) $(wildcard mdargy/potentials/mtp/src/*) $(wildcard mdargy/potentials/mtp/build.py)
 
 .PHONY: test demo install clean bench
 

@@ -38,16 +38,6 @@ def software_versions() -> dict[str, str]:
     return dict(_software_versions())
 
 
-def _software_versions_uncached() -> dict[str, str]:
-    out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for name in _VERSIONED:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
 def provenance(**inputs: Any) -> dict:
     """A provenance record: the given inputs, the software versions and a UTC time stamp."""
     return {
