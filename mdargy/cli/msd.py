@@ -69,7 +69,7 @@ def load(path, args, need_velocities=False):
             "the file has no step numbers)", path,
         )
     for w in traj.warnings:
-        print(f"warning: {path}: {w}", file=sys.stderr)
+        print(f"warning: {w}", file=sys.stderr)
     return traj
 
 
