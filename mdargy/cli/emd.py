@@ -1,0 +1,75 @@
+"""``mdargy emd CONFIG.toml``: equilibrium MD (minimise, equilibrate, produce a trajectory)."""
+
+from __future__ import annotations
+
+import sys
+
+
+def add_common_arguments(p) -> None:
+    """Arguments shared by ``mdargy emd`` and ``mdargy nemd``."""
+    p.add_argument("config", help="TOML configuration file (see inputs/examples/)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a configuration value (TOML syntax; nested keys with dots, "
+                   "e.g. --set temperature_K=300 --set potential.cutoff_A=9); repeatable")
+    p.add_argument("-o", "--output-dir", help="run directory (overrides output_dir)")
+    p.add_argument("-T", "--temperature", type=float, metavar="K",
+                   help="temperature in K (overrides temperature_K)")
+    p.add_argument("--seed", type=int, help="random seed (overrides seed)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the inputs and print the LAMMPS input that would run; run nothing")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def collect_overrides(args) -> list[str]:
+    ov = list(args.overrides)
+    if args.output_dir:
+        ov.append(f'output_dir="{args.output_dir}"')
+    if args.temperature is not None:
+        ov.append(f"temperature_K={args.temperature!r}")
+    if args.seed is not None:
+        ov.append(f"seed={args.seed}")
+    return ov
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "emd", help="equilibrium MD: trajectory of unwrapped positions and velocities",
+        description="Run (or resume) equilibrium MD from a TOML configuration: optional "
+        "minimisation, NVT/NPT equilibration, NVT/NVE production writing thermo.csv, "
+        "traj.mdtraj (binary), traj.lammpstrj, final.data and metadata.json into output_dir. "
+        "Re-running a killed run continues from its last checkpoint; a finished run is reported "
+        "as done. Launch with mpirun for parallel runs.")
+    add_common_arguments(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    from mdargy.cli import is_root
+    from mdargy.drivers.config import EMDConfig
+    from mdargy.errors import AlreadyDoneError
+
+    config = EMDConfig.from_toml(args.config, collect_overrides(args))
+    root = is_root()
+    if args.dry_run:
+        from mdargy.drivers.common import prepare_structure
+        from mdargy.drivers.emd import emd_input
+
+        if root:
+            prep = prepare_structure(config, config.output_dir, write=False)
+            print(emd_input(config, f"{config.output_dir}/structure.data", prep["type_elements"]),
+                  end="")
+        return 0
+    from mdargy.drivers.emd import run_emd
+
+    try:
+        res = run_emd(config, progress=not args.quiet)
+    except AlreadyDoneError as exc:
+        if root:
+            print(f"mdargy emd: done already: {exc}", file=sys.stderr)
+        return 0
+    if root:
+        print(f"EMD finished: {res.n_frames} frames every {res.frame_dt_ps:g} ps, "
+              f"<T> = {res.T_mean_K:.2f} ± {res.T_std_K:.2f} K, "
+              f"E drift = {res.etotal_drift_eV_atom_ps:.3g} eV/atom/ps -> {res.output_dir}")
+    return 0

@@ -1,0 +1,60 @@
+"""``mdargy nemd CONFIG.toml``: thermal conductivity κ(L) by non-equilibrium MD."""
+
+from __future__ import annotations
+
+import sys
+
+from mdargy.cli.emd import add_common_arguments, collect_overrides
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "nemd", help="non-equilibrium MD: kappa(L) of a bar (Langevin baths or Muller-Plathe)",
+        description="Run (or resume) a NEMD simulation from a TOML configuration and compute "
+        "kappa = Q / (2 S |grad T|) with its block-averaged uncertainty and the energy balance. "
+        "Writes result.json, profile.csv, profile.png, blocks.csv, thermo.csv into output_dir. "
+        "Re-running a killed run continues from its last checkpoint; a finished run is reported "
+        "as done.")
+    add_common_arguments(p)
+    p.add_argument("--method", choices=("langevin", "muller-plathe"),
+                   help="heat source/sink (overrides method)")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    from mdargy.cli import is_root
+    from mdargy.drivers.config import NEMDConfig
+    from mdargy.errors import AlreadyDoneError
+
+    ov = collect_overrides(args)
+    if args.method:
+        ov.append(f'method="{args.method}"')
+    config = NEMDConfig.from_toml(args.config, ov)
+    root = is_root()
+    if args.dry_run:
+        from mdargy.drivers.common import prepare_structure
+        from mdargy.drivers.nemd import nemd_input
+
+        if root:
+            prep = prepare_structure(config, config.output_dir, write=False)
+            print(nemd_input(config, f"{config.output_dir}/structure.data",
+                             prep["type_elements"], prep["cell_A"]), end="")
+        return 0
+    from mdargy.drivers.nemd import run_nemd
+
+    try:
+        r = run_nemd(config, progress=not args.quiet)
+    except AlreadyDoneError as exc:
+        if root:
+            print(f"mdargy nemd: done already: {exc}", file=sys.stderr)
+        return 0
+    if root:
+        print(f"NEMD ({r.method}) L = {r.length_A:.2f} Å, S = {r.area_A2:.2f} Å², "
+              f"<T> = {r.T_mean_K:.2f} K\n"
+              f"  kappa  = {r.kappa_W_mK:.4g} ± {r.kappa_err_W_mK:.2g} W/m/K\n"
+              f"  |dT/dx| = {r.gradT_K_A:.4g} ± {r.gradT_err_K_A:.2g} K/Å, "
+              f"Q = {r.Q_eV_ps:.4g} eV/ps ({r.Q_W:.3g} W)\n"
+              f"  heat in {r.heat_in_eV:.4g} eV, out {r.heat_out_eV:.4g} eV, imbalance "
+              f"{100 * r.imbalance_fraction:.2f} %\n  -> {r.output_dir}/result.json")
+    return 0

@@ -1,0 +1,89 @@
+"""Pieces shared by the EMD and NEMD drivers: structure preparation and LAMMPS setup text."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from mdargy.errors import InputError
+from mdargy.structures.load import (
+    read_structure,
+    replicate,
+    type_elements_for,
+    write_lammps_data,
+)
+
+DATA_NAME = "structure.data"
+
+
+def prepare_structure(config, run_path: Path, write: bool = True) -> dict:
+    """Read, replicate and check the structure; write ``structure.data`` into the run folder.
+
+    Runs on one process. Checks (before any LAMMPS command): the structure file, the elements
+    against the potential, the potential's files.
+
+    Returns
+    -------
+    dict
+        ``type_elements``, ``masses_amu`` (per type), ``types`` (per atom, atom-id order),
+        ``data_file``, ``n_atoms``, ``cell_A`` (3x3).
+    """
+    atoms = read_structure(config.structure, type_elements=config.type_elements or None)
+    atoms = replicate(atoms, config.replicate)
+    pot = config.potential
+    try:
+        tel = type_elements_for(atoms, pot.elements)
+    except InputError as exc:
+        raise InputError(str(exc), config.structure) from None
+    pot.validate(type_elements=tel)
+    masses = [pot.mass(e) for e in tel]
+    data = Path(run_path) / DATA_NAME
+    if write:
+        write_lammps_data(data, atoms, tel, masses)
+    syms = atoms.get_chemical_symbols()
+    types = np.array([tel.index(s) + 1 for s in syms], dtype=np.int64)
+    return {
+        "type_elements": list(tel),
+        "masses_amu": masses,
+        "types": types,
+        "data_file": str(data),
+        "n_atoms": len(atoms),
+        "cell_A": np.asarray(atoms.cell[:], dtype=float),
+    }
+
+
+def thermo_style(extra: Sequence[str] = ()) -> str:
+    from mdargy.drivers.checkpoint import THERMO_KEYS
+
+    return "thermo_style custom " + " ".join(THERMO_KEYS + tuple(extra))
+
+
+def base_commands(config, data_file: str | None, type_elements: Sequence[str],
+                  restart_file: str | None = None, thermo_extra: Sequence[str] = ()) -> list[str]:
+    """System, potential, neighbour and output settings (fresh start or from a restart file)."""
+    if restart_file is None:
+        lines = ["units metal", "atom_style atomic", "boundary p p p",
+                 f"read_data {data_file}"]
+    else:
+        lines = [f"read_restart {restart_file}"]
+    lines += config.potential.lammps_lines(type_elements)
+    lines += [
+        f"neighbor {config.neighbor_skin_A:g} bin",
+        "neigh_modify delay 0 every 1 check yes",
+        f"timestep {config.timestep_ps:.10g}",
+        thermo_style(thermo_extra),
+        "thermo_modify lost error norm no flush no",
+        "thermo 0",
+    ]
+    return lines
+
+
+def lcm(a: int, b: int) -> int:
+    return a * b // math.gcd(a, b)
+
+
+def round_up(n: int, k: int) -> int:
+    return ((int(n) + k - 1) // k) * k

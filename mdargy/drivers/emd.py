@@ -1,0 +1,398 @@
+"""Equilibrium MD driver: minimise (optional), equilibrate (NVT/NPT), produce (NVT/NVE).
+
+Outputs in ``config.output_dir``:
+
+``structure.data``
+    The (replicated) input structure as run, types = ``type_elements``.
+``thermo.csv``
+    ``step, time_ps, T_K, pe_eV, ke_eV, etotal_eV, press_bar, vol_A3, lx_A, ly_A, lz_A, stage``
+    every ``thermo_every`` steps (global LAMMPS step and time).
+``traj.mdtraj``
+    mdargy binary trajectory (:mod:`mdargy.io.binary`): unwrapped positions (Å) and velocities
+    (Å/ps) by atom id every ``dump_every`` production steps, step 0 = start of production.
+``traj.lammpstrj``
+    The same frames as a LAMMPS ``dump custom`` text file (``id type xu yu zu vx vy vz``).
+``final.data`` / ``final.extxyz``
+    The final structure.
+``metadata.json``
+    Inputs, seeds, versions, time step, frame interval, elements and masses per type.
+``result.json``
+    :class:`EMDResult`; its presence marks the run as finished.
+
+Nosé–Hoover thermostat/barostat (``fix nvt``/``fix npt``; Shinoda, Shiga & Mikami, *PRB* 69,
+134103 (2004)) and velocity Verlet (``fix nve``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+
+from mdargy.drivers.checkpoint import (
+    THERMO_COLUMNS,
+    Engine,
+    RunDirectory,
+    _Broadcast,
+    gather_frame,
+    lammps_dump_frame,
+    check_resumable,
+    config_key,
+    refuse_if_done,
+)
+from mdargy.drivers.common import base_commands, prepare_structure, round_up
+from mdargy.drivers.config import EMDConfig
+from mdargy.io.atomic import atomic_write_csv, atomic_write_json
+from mdargy.results import Result, provenance, software_versions
+
+TRAJ_NAME = "traj.mdtraj"
+DUMP_NAME = "traj.lammpstrj"
+
+
+@dataclasses.dataclass(frozen=True)
+class EMDResult(Result):
+    """Summary of an EMD run; the trajectories and tables are files in ``output_dir``.
+
+    ``etotal_drift_eV_atom_ps`` is the slope of the total energy per atom during production
+    (meaningful for NVE: energy conservation); ``etotal_std_eV_atom`` its standard deviation.
+    """
+
+    output_dir: str
+    n_atoms: int
+    type_elements: tuple
+    masses_amu: tuple
+    production_ensemble: str
+    production_steps: int
+    timestep_fs: float
+    dump_every: int
+    frame_dt_ps: float
+    n_frames: int
+    T_mean_K: float
+    T_std_K: float
+    pe_mean_eV: float
+    press_mean_bar: float
+    volume_A3: float
+    etotal_drift_eV_atom_ps: float
+    etotal_std_eV_atom: float
+    trajectory_path: str
+    dump_path: str | None
+    thermo_path: str
+    final_structure_path: str
+    metadata_path: str
+    provenance: dict
+
+
+def ensemble_fix(config: EMDConfig, stage: str) -> str:
+    """The integrator fix of a stage (``eq`` or ``prod``)."""
+    T = config.temperature_K
+    tdamp = config.tdamp_fs * 1e-3
+    if stage == "equilibration":
+        if config.equilibration_ensemble == "npt":
+            P = config.pressure_bar
+            pdamp = config.pdamp_fs * 1e-3
+            return (f"fix eq all npt temp {T:g} {T:g} {tdamp:g} {config.barostat} {P:g} {P:g} "
+                    f"{pdamp:g}")
+        return f"fix eq all nvt temp {T:g} {T:g} {tdamp:g}"
+    if config.production_ensemble == "nve":
+        return "fix prod all nve"
+    return f"fix prod all nvt temp {T:g} {T:g} {tdamp:g}"
+
+
+def emd_input(config: EMDConfig, data_file: str = "structure.data",
+              type_elements=None) -> str:
+    """The LAMMPS input an uninterrupted EMD run executes (for ``--dry-run`` and tests).
+
+    The driver executes the same commands in segments (``run N pre no post no``) with
+    trajectory frames gathered in between; this text shows them as one script.
+    """
+    tel = list(type_elements or config.potential.elements or ["X"])
+    lines = ["# mdargy EMD: " + str(config.output_dir)]
+    lines += base_commands(config, data_file, tel)
+    if config.minimize:
+        lines += ["minimize 1.0e-10 1.0e-8 1000 10000", "reset_timestep 0"]
+    lines.append(f"velocity all create {config.temperature_K:g} {config.seed} mom yes rot no "
+                 "dist gaussian loop geom")
+    if config.equilibration_steps:
+        lines += ["# equilibration", ensemble_fix(config, "equilibration"),
+                  f"run {config.equilibration_steps}", "unfix eq"]
+    lines += ["# production: frames of unwrapped positions and velocities every "
+              f"{config.dump_every} steps (written by mdargy: {TRAJ_NAME}, {DUMP_NAME})",
+              ensemble_fix(config, "production"),
+              f"dump traj all custom {config.dump_every} {DUMP_NAME} id type xu yu zu vx vy vz",
+              f"run {config.production_steps}"]
+    return "\n".join(lines) + "\n"
+
+
+def run_emd(config: EMDConfig, comm=None, progress: bool = True) -> EMDResult:
+    """Run (or resume) an EMD simulation; collective over ``comm``.
+
+    Parameters
+    ----------
+    config : EMDConfig
+    comm : mpi4py communicator, optional
+        Defaults to ``COMM_WORLD``; any sub-communicator works.
+    progress : bool
+        Progress bar on rank 0.
+
+    Returns
+    -------
+    EMDResult (on every rank)
+
+    Raises
+    ------
+    AlreadyDoneError
+        ``result.json`` exists in ``output_dir``.
+    InputError, MissingCapabilityError
+        Bad structure/potential/settings; raised before any MD step.
+    SimulationError
+        The run blew up; the last good checkpoint is kept.
+    """
+    from mdargy.lammps.runtime import create_lammps, get_comm
+
+    comm = get_comm(comm)
+    rank = comm.Get_rank()
+    bc = _Broadcast(comm)
+    rundir = RunDirectory(config.output_dir)
+    bc(lambda: refuse_if_done(rundir))
+    state = bc(rundir.load_state)
+    check_resumable(state, config, rundir)
+    fresh = state is None
+
+    def _prep():
+        rundir.path.mkdir(parents=True, exist_ok=True)
+        return prepare_structure(config, rundir.path, write=fresh)
+
+    prep = bc(_prep)
+    tel, masses, types = prep["type_elements"], prep["masses_amu"], prep["types"]
+    log = rundir.path / ("log.lammps" if fresh else f"log.resume-{state['step']}.lammps")
+    lmp = create_lammps(comm, log=str(log))
+    eng = None
+    try:
+        config.potential.validate(lmp=lmp)
+        eng = Engine(lmp, comm, rundir, config, progress)
+        return _emd_loop(config, eng, rundir, prep, state, tel, masses, types)
+    finally:
+        if eng is not None:
+            eng.progress_close()
+        lmp.close()
+
+
+def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state, tel, masses, types):
+    from mdargy.io.binary import BinaryTrajectoryWriter
+
+    comm, rank = eng.comm, eng.rank
+    fresh = state is None
+    dt_ps = config.timestep_ps
+    frame_dt_ps = config.dump_every * dt_ps
+    traj_path = rundir.path / TRAJ_NAME
+    dump_path = rundir.path / DUMP_NAME
+    thermo_path = rundir.path / "thermo.csv"
+    meta_path = rundir.path / "metadata.json"
+    elements_per_atom = [tel[t - 1] for t in types]
+    masses_per_atom = [masses[t - 1] for t in types]
+
+    if fresh:
+        eng.commands(base_commands(config, prep["data_file"], tel))
+        if config.minimize:
+            eng.commands(["minimize 1.0e-10 1.0e-8 1000 10000", "reset_timestep 0"])
+        eng.commands(f"velocity all create {config.temperature_K:g} {config.seed} mom yes "
+                     "rot no dist gaussian loop geom")
+        state = {"config_key": config_key(config),
+                 "stage": "equilibration" if config.equilibration_steps else "production",
+                 "stage_step": 0, "stage_start": eng.step, "thermo": [], "n_frames": 0,
+                 "dump_bytes": 0}
+    else:
+        rf = rundir.ckpt_dir / state["restart"]
+        eng.commands(base_commands(config, None, tel, restart_file=str(rf)))
+        eng.last_checkpoint_step = state["step"]
+
+    thermo_rows = [list(r) for r in state["thermo"]]
+    writer = None
+    dump_fh = None
+
+    def metadata(n_frames):
+        return {
+            "inputs": config.to_dict(),
+            "seeds": {"velocity": config.seed},
+            "timestep_fs": config.timestep_fs,
+            "dump_every": config.dump_every,
+            "frame_dt_ps": frame_dt_ps,
+            "n_atoms": prep["n_atoms"],
+            "type_elements": tel,
+            "masses_amu_per_type": masses,
+            "elements_per_type": {str(i + 1): e for i, e in enumerate(tel)},
+            "trajectory": {"binary": TRAJ_NAME, "lammps_dump": DUMP_NAME if config.text_dump else None,
+                           "positions": "unwrapped, Å, sorted by atom id",
+                           "velocities": "Å/ps", "first_frame_step": 0,
+                           "n_frames": n_frames},
+            "thermo": "thermo.csv",
+            "production_ensemble": config.production_ensemble,
+            "temperature_K": config.temperature_K,
+            "units": "LAMMPS metal",
+            "versions": software_versions(),
+            "provenance": provenance(config=config.to_dict()),
+        }
+
+    def flush_outputs():
+        """Rank 0: make every output consistent with the state being checkpointed."""
+        atomic_write_csv(thermo_path, THERMO_COLUMNS + ("stage",), thermo_rows)
+        out = {"thermo": thermo_rows, "n_frames": writer.n_frames if writer else state["n_frames"]}
+        if writer is not None:
+            writer.flush(fsync=True)
+        if dump_fh is not None:
+            dump_fh.flush()
+            out["dump_bytes"] = dump_fh.tell()
+        else:
+            out["dump_bytes"] = state.get("dump_bytes", 0)
+        return out
+
+    try:
+        # -- equilibration ------------------------------------------------------------
+        if state["stage"] == "equilibration":
+            n_eq = int(config.equilibration_steps)
+            seg = math.gcd(int(config.thermo_every), n_eq)
+            ck = round_up(config.checkpoint_every, seg)
+            eng.commands(ensemble_fix(config, "equilibration"))
+            k = int(state["stage_step"])
+            eng.progress_start(n_eq, k, "EMD equilibration")
+            while k < n_eq:
+                th = eng.run(seg, "equilibration")
+                k += seg
+                if k % config.thermo_every == 0:
+                    thermo_rows.append([th[key] for key in ("step", "time", "temp", "pe", "ke",
+                                        "etotal", "press", "vol", "lx", "ly", "lz")] + ["equilibration"])
+                eng.progress_update(seg, T_K=th["temp"])
+                if k == n_eq:
+                    eng.commands("unfix eq")
+                    state.update(stage="production", stage_step=0, stage_start=eng.step)
+                    eng.checkpoint({**state, "thermo": thermo_rows}, flush_outputs)
+                elif k % ck == 0:
+                    state["stage_step"] = k
+                    eng.checkpoint({**state, "thermo": thermo_rows}, flush_outputs)
+            eng.progress_close()
+
+        # -- production ----------------------------------------------------------------
+        n_pr = int(config.production_steps)
+        seg = math.gcd(math.gcd(int(config.thermo_every), int(config.dump_every)), n_pr)
+        ck = round_up(config.checkpoint_every, seg)
+        eng.commands(ensemble_fix(config, "production"))
+        k = int(state["stage_step"])
+        if rank == 0:
+            box = prep["cell_A"]
+            if fresh or not traj_path.exists():
+                writer = BinaryTrajectoryWriter(
+                    traj_path, prep["n_atoms"], elements=elements_per_atom,
+                    masses_amu=masses_per_atom, dt_ps=frame_dt_ps, box_A=box, overwrite=True,
+                    has_velocities=True, timestep_ps=dt_ps,
+                    metadata={"temperature_K": config.temperature_K, "seed": config.seed,
+                              "ensemble": config.production_ensemble})
+            else:
+                writer = BinaryTrajectoryWriter(
+                    traj_path, prep["n_atoms"], elements=elements_per_atom,
+                    masses_amu=masses_per_atom, dt_ps=frame_dt_ps, box_A=box, append=True,
+                    has_velocities=True, timestep_ps=dt_ps)
+                writer.truncate(min(int(state["n_frames"]), writer.n_frames))
+            if config.text_dump:
+                if fresh or not dump_path.exists():
+                    dump_fh = open(dump_path, "wb")
+                else:
+                    dump_fh = open(dump_path, "r+b")
+                    dump_fh.truncate(int(state["dump_bytes"]))
+                    dump_fh.seek(0, 2)
+            if fresh or not meta_path.exists():
+                atomic_write_json(meta_path, metadata(0))
+
+        def sample(k, th):
+            if k % config.thermo_every == 0:
+                thermo_rows.append([th[key] for key in ("step", "time", "temp", "pe", "ke",
+                                    "etotal", "press", "vol", "lx", "ly", "lz")] + ["production"])
+            if k % config.dump_every == 0:
+                xu, v, box = gather_frame(eng.lmp, comm)
+                if rank == 0:
+                    writer.append(k, xu, v, box_A=box)
+                    if dump_fh is not None:
+                        origin = eng.lmp.extract_box()[0]
+                        dump_fh.write(lammps_dump_frame(k, box, types, xu, v, origin))
+
+        if k == 0:
+            th = eng.run(0, "production")
+            sample(0, th)
+        eng.progress_start(n_pr, k, f"EMD production ({config.production_ensemble.upper()})")
+        while k < n_pr:
+            th = eng.run(seg, "production")
+            k += seg
+            sample(k, th)
+            eng.progress_update(seg, T_K=th["temp"])
+            if k % ck == 0 or k == n_pr:
+                state["stage_step"] = k
+                eng.checkpoint({**state, "thermo": thermo_rows}, flush_outputs)
+        eng.progress_close()
+
+        # -- final structure and result -------------------------------------------------
+        xu, v, box = gather_frame(eng.lmp, comm)
+        result = None
+        if rank == 0:
+            writer.close()
+            if dump_fh is not None:
+                dump_fh.close()
+                dump_fh = None
+            final = _write_final(rundir.path, xu, v, box, elements_per_atom, tel, masses)
+            atomic_write_csv(thermo_path, THERMO_COLUMNS + ("stage",), thermo_rows)
+            n_frames = n_pr // config.dump_every + 1
+            atomic_write_json(meta_path, metadata(n_frames))
+            result = _emd_result(config, rundir, prep, thermo_rows, n_frames, final, frame_dt_ps)
+            result.to_json(rundir.result_path)
+        return comm.bcast(result, root=0)
+    finally:
+        if writer is not None and rank == 0:
+            try:
+                writer.close()
+            except Exception:
+                pass
+        if dump_fh is not None:
+            dump_fh.close()
+
+
+def _write_final(path: Path, xu, v, box, elements, tel, masses) -> Path:
+    import ase
+    import ase.io
+
+    from mdargy.structures.load import write_lammps_data
+
+    atoms = ase.Atoms(symbols=elements, positions=xu, cell=box, pbc=True)
+    atoms.wrap()
+    final = path / "final.data"
+    write_lammps_data(final, atoms, tel, masses)
+    from ase import units
+
+    atoms.set_velocities(np.asarray(v) / (1000.0 * units.fs))  # Å/ps -> ASE velocity units
+    from mdargy.io.atomic import atomic_write_text
+    import io
+
+    buf = io.StringIO()
+    ase.io.write(buf, atoms, format="extxyz", parallel=False)
+    atomic_write_text(path / "final.extxyz", buf.getvalue())
+    return final
+
+
+def _emd_result(config, rundir, prep, rows, n_frames, final, frame_dt_ps) -> EMDResult:
+    prod = np.array([r[:11] for r in rows if r[11] == "production"], dtype=float)
+    n = prep["n_atoms"]
+    t = prod[:, 1]
+    e = prod[:, 5] / n
+    drift = float(np.polyfit(t - t[0], e, 1)[0]) if len(t) > 2 else float("nan")
+    return EMDResult(
+        output_dir=str(rundir.path), n_atoms=n, type_elements=tuple(prep["type_elements"]),
+        masses_amu=tuple(prep["masses_amu"]), production_ensemble=config.production_ensemble,
+        production_steps=int(config.production_steps), timestep_fs=config.timestep_fs,
+        dump_every=int(config.dump_every), frame_dt_ps=frame_dt_ps, n_frames=n_frames,
+        T_mean_K=float(prod[:, 2].mean()), T_std_K=float(prod[:, 2].std()),
+        pe_mean_eV=float(prod[:, 3].mean()), press_mean_bar=float(prod[:, 6].mean()),
+        volume_A3=float(prod[:, 7].mean()), etotal_drift_eV_atom_ps=drift,
+        etotal_std_eV_atom=float(e.std()), trajectory_path=str(rundir.path / TRAJ_NAME),
+        dump_path=str(rundir.path / DUMP_NAME) if config.text_dump else None,
+        thermo_path=str(rundir.path / "thermo.csv"), final_structure_path=str(final),
+        metadata_path=str(rundir.path / "metadata.json"),
+        provenance=provenance(config=config.to_dict(), seeds={"velocity": config.seed}))

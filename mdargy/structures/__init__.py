@@ -1,0 +1,1 @@
+"""Structures: reading/writing (:mod:`.load`), Cu7PS6 phases and supercell builders."""
