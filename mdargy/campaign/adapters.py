@@ -1,0 +1,193 @@
+"""Translate campaign tables into the objects of the other mdargy layers.
+
+The only place where the campaign package touches :mod:`mdargy.potentials` and
+:mod:`mdargy.structures`: a ``[potential]`` table becomes a
+:class:`mdargy.potentials.spec.PotentialSpec`; a ``[structure]`` table becomes the conventional
+unit cell (an :class:`ase.Atoms`) that the tasks replicate into NEMD bars and EMD boxes.
+
+``[structure]`` keys
+--------------------
+``file``
+    A structure file (LAMMPS data, CIF, POSCAR, extxyz: anything :func:`read_structure` reads),
+    relative to the campaign file. With ``type_elements`` for data files without element names.
+``lattice``, ``a_A``, ``element``
+    Instead of a file: a cubic conventional cell built by ASE (``fcc``, ``bcc``, ``sc``,
+    ``diamond``), e.g. LJ argon: ``lattice = "fcc"``, ``a_A = 5.26``, ``element = "Ar"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from mdargy.errors import InputError
+
+STRUCTURE_KEYS = ("file", "type_elements", "atom_style", "lattice", "a_A", "element")
+LATTICES = ("fcc", "bcc", "sc", "diamond")
+
+
+def potential_from_table(table: Mapping[str, Any], extra_commands: str = ""):
+    """``[potential]`` table (+ ``[lammps] extra_commands``) -> PotentialSpec."""
+    from mdargy.potentials.spec import PotentialSpec
+
+    d = dict(table)
+    lines = tuple(ln for ln in (extra_commands or "").splitlines() if ln.strip())
+    if lines:
+        d["extra_commands"] = lines
+    return PotentialSpec.from_dict(d)
+
+
+def validate_structure_table(table: Mapping[str, Any]) -> None:
+    """Check the keys and values of a ``[structure]`` table (files are checked by the schema)."""
+    unknown = [k for k in table if k not in STRUCTURE_KEYS]
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], STRUCTURE_KEYS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InputError(f"unknown key {unknown[0]!r}{hint} (allowed: {', '.join(STRUCTURE_KEYS)})")
+    if "file" in table:
+        bad = [k for k in ("lattice", "a_A", "element") if k in table]
+        if bad:
+            raise InputError(f"give either 'file' or a lattice (lattice, a_A, element), not both "
+                             f"(found {', '.join(bad)} with file)")
+        te = table.get("type_elements")
+        if te is not None and not (isinstance(te, list) and all(isinstance(e, str) for e in te)):
+            raise InputError("type_elements must be a list of element symbols")
+        return
+    missing = [k for k in ("lattice", "a_A", "element") if k not in table]
+    if missing:
+        raise InputError(f"give 'file', or all of lattice, a_A and element (missing "
+                         f"{', '.join(missing)})")
+    if table["lattice"] not in LATTICES:
+        raise InputError(f"lattice must be one of {', '.join(LATTICES)}, got {table['lattice']!r}")
+    a = table["a_A"]
+    if isinstance(a, bool) or not isinstance(a, (int, float)) or not a > 0:
+        raise InputError(f"a_A must be a positive number (Å), got {a!r}")
+    from ase.data import atomic_numbers
+
+    if not isinstance(table["element"], str) or table["element"] not in atomic_numbers:
+        raise InputError(f"element must be a chemical symbol, got {table['element']!r}")
+
+
+def unit_cell(table: Mapping[str, Any]):
+    """The conventional cell (:class:`ase.Atoms`) described by a ``[structure]`` table."""
+    validate_structure_table(table)
+    if "file" in table:
+        from mdargy.structures.load import read_structure
+
+        return read_structure(table["file"], type_elements=table.get("type_elements"),
+                              atom_style=table.get("atom_style", "atomic"))
+    from ase.build import bulk
+
+    return bulk(table["element"], table["lattice"], a=float(table["a_A"]), cubic=True)
+
+
+def structure_source(spec, workdir) -> tuple[str, tuple[str, ...]]:
+    """Path of the structure file a driver reads, and its ``type_elements``.
+
+    A ``file`` is used as it is. A lattice is written once into ``workdir`` as
+    ``unit_cell.data`` (a LAMMPS data file whose Masses name the element).
+    """
+    from pathlib import Path
+
+    table = spec.structure
+    if "file" in table:
+        return str(table["file"]), tuple(table.get("type_elements", ()))
+    from mdargy.structures.load import write_lammps_data
+
+    atoms = unit_cell(table)
+    el = str(table["element"])
+    pot = potential_from_table(spec.potential, spec.extra_commands)
+    path = Path(workdir) / "unit_cell.data"
+    if not path.exists():
+        write_lammps_data(path, atoms, [el], [pot.mass(el)])
+    return str(path), (el,)
+
+
+def _steps(ps: float, dt_fs: float) -> int:
+    return int(round(ps * 1000.0 / dt_fs))
+
+
+def driver_config(spec, task, workdir, structure_file: str | None = None,
+                  type_elements: tuple[str, ...] = ()):
+    """The :class:`~mdargy.drivers.config.NEMDConfig` / ``EMDConfig`` of one task.
+
+    The driver's run directory is ``workdir/run``. Raises :class:`InputError` for parameters
+    the driver rejects (called for every task before a campaign starts).
+    """
+    from pathlib import Path
+
+    from mdargy.drivers.config import EMDConfig, NEMDConfig
+
+    pot = potential_from_table(spec.potential, spec.extra_commands)
+    dt = spec.timestep_fs
+    if structure_file is None:
+        structure_file = str(spec.structure.get("file", "unit_cell.data"))
+        type_elements = tuple(spec.structure.get("type_elements", ()))
+    common = dict(structure=structure_file, potential=pot, output_dir=str(Path(workdir) / "run"),
+                  type_elements=tuple(type_elements), temperature_K=task.T_K, timestep_fs=dt,
+                  seed=task.seed, thermo_every=spec.thermo_every)
+    if task.kind == "nemd":
+        n = spec.nemd
+        L = int(task.params["length_cells"])
+        block = _steps(n.block_ps, dt)
+        ckpt = _steps(n.checkpoint_every_ps, dt) if n.checkpoint_every_ps else 10 * block
+        ckpt = max(block, (ckpt // block) * block)
+        return NEMDConfig(
+            **common,
+            replicate=(L, *n.cross_section_cells),
+            checkpoint_every=ckpt,
+            method=n.method,
+            n_bins=L * n.bins_per_cell,
+            bath_bins=n.bath_cells * n.bins_per_cell,
+            delta_T_K=n.delta_T_K if n.delta_T_K is not None else 0.2 * task.T_K,
+            langevin_damp_fs=n.damp_fs,
+            swap_every=n.swap_every,
+            swap_atoms=n.swap_atoms,
+            equilibration_steps=_steps(n.equilibration_ps, dt),
+            nemd_steps=_steps(n.production_ps, dt),
+            block_steps=block,
+            sample_every=n.sample_every,
+            fit_exclude_bins=n.fit_exclude_bins,
+            n_error_blocks=n.n_error_blocks,
+        )
+    e = spec.emd
+    dump = _steps(e.dump_every_fs * 1e-3, dt)
+    prod = _steps(e.production_ps, dt)
+    ckpt = _steps(e.checkpoint_every_ps, dt) if e.checkpoint_every_ps else max(dump, prod // 10)
+    return EMDConfig(
+        **common,
+        replicate=tuple(e.supercell),
+        checkpoint_every=ckpt,
+        minimize=e.minimize,
+        equilibration_ensemble=e.equilibration_ensemble,
+        equilibration_steps=_steps(e.equilibration_ps, dt),
+        production_ensemble=e.production_ensemble,
+        production_steps=prod,
+        pressure_bar=e.pressure_bar,
+        dump_every=dump,
+        text_dump=False,
+    )
+
+
+def validate_tasks(spec, tasks) -> None:
+    """Check what the file's syntax cannot show, before anything runs.
+
+    Reads the structure (a corrupt file, or an element the potential does not describe, is
+    reported now rather than by every task), and builds every task's driver configuration once
+    so that the driver's own checks run up front.
+    """
+    from mdargy.structures.load import type_elements_for
+
+    pot = potential_from_table(spec.potential, spec.extra_commands)
+    try:
+        atoms = unit_cell(spec.structure)
+        tel = type_elements_for(atoms, pot.elements)
+        pot.validate(type_elements=tel)
+    except InputError as exc:
+        raise InputError(f"[structure]/[potential]: {exc}", spec.path) from None
+    for t in tasks:
+        try:
+            driver_config(spec, t, spec.output / "work" / t.id)
+        except InputError as exc:
+            raise InputError(f"task {t.id}: {exc}", spec.path) from None

@@ -1,0 +1,137 @@
+"""Run one campaign task: the LAMMPS driver on the group's communicator, then its analysis.
+
+* NEMD task -> :func:`mdargy.drivers.run_nemd` in ``<work>/run``; the outputs are κ(L) ± σ,
+  the length and the mean temperature from the driver's ``result.json``.
+* EMD task -> :func:`mdargy.drivers.run_emd` in ``<work>/run``; then, on the group's rank 0,
+  the MSD and D per species (:func:`mdargy.analysis.diffusion.diffusion_coefficients`,
+  ``msd.json`` + ``diffusion.json``) and/or the total and partial DOS
+  (:func:`mdargy.analysis.dos.compute_dos`, ``dos.json``) from the run's binary trajectory.
+
+The drivers resume from the checkpoints in ``<work>/run`` and refuse to redo a finished run; a
+task interrupted after its MD finished therefore only redoes the analysis.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from mdargy.campaign import adapters
+from mdargy.errors import MdargyError
+from mdargy.io.atomic import atomic_write_json
+
+
+def _idle_bcast(comm, value, poll_s: float = 0.05):
+    """Broadcast from rank 0 after an idle wait (the others sleep instead of spinning)."""
+    if comm.Get_size() == 1:
+        return value
+    req = comm.Ibarrier()
+    while not req.Test():
+        time.sleep(poll_s)
+    return comm.bcast(value, root=0)
+
+
+def _rank0(comm, fn):
+    """Run ``fn`` on rank 0, share its value or its error with every rank of ``comm``."""
+    payload = None
+    if comm.Get_rank() == 0:
+        try:
+            payload = (fn(), None)
+        except Exception as exc:  # noqa: BLE001 - re-raised on every rank below
+            payload = (None, exc if isinstance(exc, MdargyError) else
+                       MdargyError(f"{type(exc).__name__}: {exc}"))
+    value, exc = _idle_bcast(comm, payload)
+    if exc is not None:
+        raise exc
+    return value
+
+
+def _resume_step(run_dir: Path) -> int | None:
+    try:
+        return int(json.loads((run_dir / "checkpoints" / "state.json").read_text())["step"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def run_task(spec, task, workdir, comm) -> dict:
+    """Execute ``task`` of campaign ``spec`` in ``workdir``, collectively on ``comm``.
+
+    Returns the task's outputs (a JSON-able dict, on every rank): file names relative to the
+    task directory and the headline numbers.
+    """
+    workdir = Path(workdir)
+    structure_file, type_elements = _rank0(comm, lambda: adapters.structure_source(spec, workdir))
+    config = adapters.driver_config(spec, task, workdir, structure_file, type_elements)
+    run_dir = Path(config.output_dir)
+    resumed_from = _rank0(comm, lambda: _resume_step(run_dir))
+    if task.kind == "nemd":
+        from mdargy.drivers import run_nemd
+        from mdargy.drivers.nemd import NEMDResult
+
+        if (run_dir / "result.json").exists():
+            res = NEMDResult.from_json(run_dir / "result.json")
+        else:
+            res = run_nemd(config, comm=comm, progress=False)
+        return {
+            "kind": "nemd", "T_K": task.T_K, "length_cells": task.params["length_cells"],
+            "length_A": float(res.length_A), "kappa_W_mK": float(res.kappa_W_mK),
+            "kappa_err_W_mK": float(res.kappa_err_W_mK), "T_mean_K": float(res.T_mean_K),
+            "n_atoms": int(res.n_atoms), "area_A2": float(res.area_A2),
+            "T_hot_K": res.T_hot_K, "T_cold_K": res.T_cold_K,
+            "gradient_asymmetry": float(res.gradient_asymmetry),
+            "imbalance_fraction": float(res.imbalance_fraction),
+            "n_discarded_blocks": int(res.n_discarded_blocks), "result": "run/result.json",
+            "resumed_from_step": resumed_from,
+            "warnings": list(getattr(res, "notes", ()) or ()),
+        }
+
+    from mdargy.drivers import run_emd
+    from mdargy.drivers.emd import EMDResult
+
+    if (run_dir / "result.json").exists():
+        res = EMDResult.from_json(run_dir / "result.json")
+    else:
+        res = run_emd(config, comm=comm, progress=False)
+    return _rank0(comm, lambda: _analyse_emd(spec, task, workdir, res, resumed_from))
+
+
+def _analyse_emd(spec, task, workdir: Path, res, resumed_from) -> dict:
+    from mdargy.io.trajectory import load_trajectory
+
+    e = spec.emd
+    traj = load_trajectory(res.trajectory_path, velocities=bool(task.params.get("dos")))
+    if traj.dt_ps is None:
+        traj = traj.replace(dt_ps=float(res.frame_dt_ps))
+    out = {"kind": "emd", "T_K": task.T_K, "T_mean_K": float(res.T_mean_K),
+           "n_atoms": int(res.n_atoms), "n_frames": int(traj.n_frames),
+           "frame_dt_ps": float(traj.dt_ps), "result": "run/result.json",
+           "resumed_from_step": resumed_from,
+           "analysis": {"msd_fit_range_ps": e.msd_fit_range_ps, "msd_blocks": e.msd_blocks,
+                        "dos_resolution_THz": e.dos_resolution_THz},
+           "msd": None, "diffusion": None, "dos": None, "D_cm2_s": {}, "warnings": []}
+    if task.params.get("msd"):
+        from mdargy.analysis.diffusion import diffusion_coefficients
+
+        da = diffusion_coefficients(traj.positions, traj.dt_ps, species=traj.elements,
+                                    masses=traj.masses_amu, window_ps=e.msd_fit_range_ps,
+                                    n_blocks=e.msd_blocks, T_K=task.T_K)
+        da.msd.to_json(workdir / "msd.json")
+        atomic_write_json(workdir / "diffusion.json", {
+            "diffusion": [d.to_dict() for d in da.diffusion], "n_blocks": da.n_blocks,
+            "provenance": da.provenance})
+        out.update(msd="msd.json", diffusion="diffusion.json")
+        out["D_cm2_s"] = {d.species: [d.D_cm2_s, d.D_err_cm2_s] for d in da.diffusion}
+        out["warnings"] += [f"D_{d.species}: {w}" for d in da.diffusion for w in d.warnings]
+    if task.params.get("dos"):
+        from mdargy.analysis.dos import compute_dos
+
+        if traj.velocities is None:
+            raise MdargyError(f"{res.trajectory_path} has no velocities: cannot compute a DOS")
+        dos = compute_dos(traj.velocities, traj.dt_ps, elements=traj.elements,
+                          masses_amu=traj.masses_amu, resolution_THz=e.dos_resolution_THz,
+                          T_K=task.T_K)
+        dos.to_json(workdir / "dos.json")
+        out["dos"] = "dos.json"
+        out["warnings"] += [f"DOS: {w}" for w in dos.warnings]
+    return out

@@ -1,0 +1,426 @@
+"""``campaign report``: gather the finished tasks into tables, figures and one summary page.
+
+Produces, under ``OUTPUT/report/``:
+
+* ``kappa_L.csv`` -- κ(L) ± σ of every NEMD task; ``kappa_inf.csv`` -- κ∞(T) ± σ from the fit
+  1/κ = 1/κ∞ + A/L (:func:`mdargy.analysis.kappa.extrapolate_kappa`) at each temperature with
+  at least two lengths;
+* ``diffusion.csv`` -- D(T) ± σ per species (block-averaged Einstein fits, computed by each EMD
+  task); ``arrhenius.csv`` -- D0, Ea per species with at least two temperatures of significant
+  diffusion (:func:`mdargy.analysis.diffusion.fit_arrhenius`);
+* ``dos_T<T>K.csv`` -- total and partial phonon DOS at each DOS temperature;
+* ``report.json`` -- all of the above plus task statuses, warnings and provenance;
+* ``figures/*.png`` -- 1/κ vs 1/L per T, κ∞ vs T, MSD per T, Arrhenius, DOS per T
+  (:mod:`mdargy.plots`);
+* ``summary.md`` -- one page with the numbers and the figures.
+
+The report is derived data: it is rebuilt (atomically, file by file) each time it is asked for,
+from the task directories, which it never modifies. Missing or failed tasks are listed, and
+whatever can be computed from the finished ones is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from mdargy.campaign.schema import CampaignSpec, load_campaign
+from mdargy.campaign.store import CampaignStore
+from mdargy.campaign.tasks import build_tasks, format_T
+from mdargy.errors import InputError
+from mdargy.io.atomic import atomic_write_csv, atomic_write_json, atomic_write_text
+from mdargy.results import provenance
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """What :func:`build_report` produced (paths and the headline numbers)."""
+
+    directory: str
+    summary_path: str
+    json_path: str
+    kappa_L: tuple
+    kappa_inf: tuple
+    diffusion: tuple
+    arrhenius: tuple
+    dos: tuple
+    missing: tuple
+    warnings: tuple
+    figures: tuple
+    run_notes: tuple = ()
+
+    def text_summary(self) -> str:
+        lines = []
+        for row in self.kappa_inf:
+            lines.append(f"kappa_inf({format_T(row['T_K'])} K) = {row['kappa_inf_W_mK']:.3g} ± "
+                         f"{row['kappa_inf_err_W_mK']:.2g} W/(m K)  "
+                         f"[{row['n_lengths']} lengths, L = {row['lengths_A']} Å]")
+        if not self.kappa_inf:
+            for row in self.kappa_L:
+                lines.append(f"kappa({format_T(row['T_K'])} K, L = {row['length_A']:.4g} Å) = "
+                             f"{row['kappa_W_mK']:.3g} ± {row['kappa_err_W_mK']:.2g} W/(m K)")
+        for row in self.diffusion:
+            lines.append(f"D_{row['species']}({format_T(row['T_K'])} K) = {row['D_cm2_s']:.3g} ± "
+                         f"{row['D_err_cm2_s']:.2g} cm^2/s"
+                         + ("  (not significant)" if not row["significant"] else ""))
+        for row in self.arrhenius:
+            lines.append(f"Arrhenius {row['species']}: Ea = {row['Ea_eV']:.3g} ± "
+                         f"{row['Ea_err_eV']:.2g} eV, D0 = {row['D0_cm2_s']:.3g} cm^2/s")
+        for row in self.dos:
+            lines.append(f"DOS({format_T(row['T_K'])} K): {row['n_atoms_total']} atoms, mean "
+                         f"frequency {row['mean_freq_THz']:.3g} THz, Cv = "
+                         f"{row['Cv_kB_per_atom']:.3g} kB/atom")
+        if self.missing:
+            lines.append(f"missing tasks (not finished): {', '.join(self.missing)}")
+        lines.append(f"report: {self.summary_path}")
+        return "\n".join(lines)
+
+
+def _finished(store: CampaignStore, tasks) -> tuple[dict, list]:
+    done, missing = {}, []
+    for t in tasks:
+        rec = store.task_record(t.id)
+        if rec is None or rec.get("fingerprint") != t.fingerprint:
+            missing.append(t.id)
+        else:
+            done[t.id] = rec
+    return done, missing
+
+
+def _fmt(x, digits=4):
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    return f"{x:.{digits}g}"
+
+
+def _md_table(header, rows) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        out.append("| " + " | ".join(str(v) for v in r) + " |")
+    return "\n".join(out)
+
+
+def build_report(campaign, output: str | Path | None = None, figures: bool = True) -> Report:
+    """Build the report of a campaign from its finished tasks (see the module docstring).
+
+    Parameters
+    ----------
+    campaign : path or CampaignSpec
+    output : path, optional
+        Override of the campaign's output directory.
+    figures : bool
+        Also draw the PNG figures.
+
+    Raises
+    ------
+    InputError
+        The campaign has never been run (no index) or has no finished task.
+    """
+    spec = campaign if isinstance(campaign, CampaignSpec) else load_campaign(campaign, output=output)
+    tasks = build_tasks(spec)
+    store = CampaignStore(spec.output)
+    if not store.index_path.exists():
+        raise InputError(f"no campaign results in {spec.output}: run `mdargy campaign run "
+                         f"{spec.path}` first", spec.path)
+    done, missing = _finished(store, tasks)
+    if not done:
+        raise InputError(f"no finished task in {spec.output} yet ({len(missing)} pending); "
+                         "nothing to report", spec.path)
+    rdir = store.report_dir
+    fdir = rdir / "figures"
+    fdir.mkdir(parents=True, exist_ok=True)
+    warnings: list[str] = []
+    run_notes: list[str] = []  # the drivers' notes on each run (informational)
+    figs: list[str] = []
+
+    # ------------------------------------------------------------------ NEMD
+    kappa_L = []
+    for t in tasks:
+        if t.kind != "nemd" or t.id not in done:
+            continue
+        o = done[t.id]["outputs"]
+        kappa_L.append({"T_K": t.T_K, "length_cells": t.params["length_cells"],
+                        "length_A": o["length_A"], "kappa_W_mK": o["kappa_W_mK"],
+                        "kappa_err_W_mK": o["kappa_err_W_mK"], "T_mean_K": o.get("T_mean_K"),
+                        "task": t.id, "warnings": list(o.get("warnings", []))})
+        for w in o.get("warnings", []):
+            run_notes.append(f"{t.id}: {w}")
+    kappa_L.sort(key=lambda r: (r["T_K"], r["length_A"]))
+    atomic_write_csv(rdir / "kappa_L.csv",
+                     ["T_K", "length_cells", "length_A", "kappa_W_mK", "kappa_err_W_mK",
+                      "T_mean_K", "task"],
+                     [[r[k] for k in ("T_K", "length_cells", "length_A", "kappa_W_mK",
+                                      "kappa_err_W_mK", "T_mean_K", "task")] for r in kappa_L])
+    kappa_inf, extrap = [], []
+    if kappa_L:
+        from mdargy.analysis.kappa import extrapolate_kappa
+
+        for T in sorted({r["T_K"] for r in kappa_L}):
+            rows = [r for r in kappa_L if r["T_K"] == T]
+            if len({r["length_A"] for r in rows}) < 2:
+                warnings.append(f"T = {format_T(T)} K: only one finished length; no extrapolation")
+                continue
+            errs = [r["kappa_err_W_mK"] for r in rows]
+            use_err = all(e is not None and e > 0 and math.isfinite(e) for e in errs)
+            try:
+                ex = extrapolate_kappa([r["length_A"] for r in rows], [r["kappa_W_mK"] for r in rows],
+                                       errs if use_err else None, T_K=T)
+            except InputError as exc:
+                warnings.append(f"T = {format_T(T)} K: no extrapolation: {exc}")
+                continue
+            extrap.append(ex)
+            for w in ex.warnings:
+                warnings.append(f"kappa_inf at {format_T(T)} K: {w}")
+            kappa_inf.append({"T_K": T, "kappa_inf_W_mK": ex.kappa_inf_W_mK,
+                              "kappa_inf_err_W_mK": ex.kappa_inf_err_W_mK,
+                              "mfp_eff_A": ex.mfp_eff_A, "chi2_red": ex.chi2_red,
+                              "n_lengths": len(rows),
+                              "lengths_A": [round(r["length_A"], 3) for r in rows],
+                              "kappa_max_fraction": ex.kappa_max_fraction,
+                              "warnings": list(ex.warnings)})
+            atomic_write_json(rdir / f"kappa_extrapolation_T{format_T(T)}K.json", ex.to_dict())
+            if figures:
+                from mdargy.plots.kappa import plot_kappa_extrapolation
+
+                p = fdir / f"kappa_L_T{format_T(T)}K.png"
+                plot_kappa_extrapolation(ex, path=p)
+                figs.append(str(p))
+        atomic_write_csv(rdir / "kappa_inf.csv",
+                         ["T_K", "kappa_inf_W_mK", "kappa_inf_err_W_mK", "mfp_eff_A", "chi2_red",
+                          "n_lengths"],
+                         [[r[k] for k in ("T_K", "kappa_inf_W_mK", "kappa_inf_err_W_mK",
+                                          "mfp_eff_A", "chi2_red", "n_lengths")] for r in kappa_inf])
+        if figures and extrap:
+            from mdargy.plots.kappa import plot_kappa_vs_T
+
+            p = fdir / "kappa_inf_vs_T.png"
+            plot_kappa_vs_T(extrap, path=p)
+            figs.append(str(p))
+
+    # ------------------------------------------------------------------ EMD: MSD and D
+    from mdargy.analysis.diffusion import DiffusionResult
+
+    diffusion = []
+    for t in tasks:
+        if t.kind != "emd" or t.id not in done or not t.params.get("msd"):
+            continue
+        tdir = store.final_path(t.id)
+        o = done[t.id]["outputs"]
+        dpath = tdir / o["diffusion"]
+        for d in json.loads(dpath.read_text())["diffusion"]:
+            r = DiffusionResult.from_dict(d)
+            significant = r.D_cm2_s > 0 and r.D_cm2_s >= 2 * r.D_err_cm2_s
+            diffusion.append({"T_K": t.T_K, "species": r.species, "n_atoms": r.n_atoms,
+                              "D_cm2_s": r.D_cm2_s, "D_err_cm2_s": r.D_err_cm2_s,
+                              "window_ps": list(r.window_ps), "loglog_slope": r.loglog_slope,
+                              "significant": bool(significant), "task": t.id,
+                              "warnings": list(r.warnings)})
+            for w in r.warnings:
+                warnings.append(f"D_{r.species} at {format_T(t.T_K)} K: {w}")
+        if figures and o.get("msd"):
+            from mdargy.analysis.msd import MSDResult
+            from mdargy.plots.msd import plot_msd
+
+            msd = MSDResult.from_json(tdir / o["msd"])
+            diffs = [DiffusionResult.from_dict(d)
+                     for d in json.loads(dpath.read_text())["diffusion"]]
+            p = fdir / f"msd_T{format_T(t.T_K)}K.png"
+            plot_msd(msd, diffs, path=p)
+            figs.append(str(p))
+    diffusion.sort(key=lambda r: (r["species"], r["T_K"]))
+    atomic_write_csv(rdir / "diffusion.csv",
+                     ["T_K", "species", "n_atoms", "D_cm2_s", "D_err_cm2_s", "fit_start_ps",
+                      "fit_end_ps", "loglog_slope", "significant"],
+                     [[r["T_K"], r["species"], r["n_atoms"], r["D_cm2_s"], r["D_err_cm2_s"],
+                       r["window_ps"][0], r["window_ps"][1], r["loglog_slope"],
+                       int(r["significant"])] for r in diffusion])
+    arrhenius, arr_results = [], []
+    from mdargy.analysis.diffusion import fit_arrhenius
+
+    for sp in sorted({r["species"] for r in diffusion}):
+        rows = [r for r in diffusion if r["species"] == sp and r["significant"]]
+        if len({r["T_K"] for r in rows}) < 2:
+            continue
+        try:
+            a = fit_arrhenius([r["T_K"] for r in rows], [r["D_cm2_s"] for r in rows],
+                              [r["D_err_cm2_s"] for r in rows], species=sp)
+        except InputError as exc:
+            warnings.append(f"Arrhenius fit of {sp}: {exc}")
+            continue
+        arr_results.append(a)
+        arrhenius.append({"species": sp, "Ea_eV": a.Ea_eV, "Ea_err_eV": a.Ea_err_eV,
+                          "D0_cm2_s": a.D0_cm2_s, "D0_err_cm2_s": a.D0_err_cm2_s,
+                          "chi2_red": a.chi2_red, "T_K": [float(x) for x in a.T_K],
+                          "warnings": list(a.warnings)})
+        for w in a.warnings:
+            warnings.append(f"Arrhenius {sp}: {w}")
+    atomic_write_csv(rdir / "arrhenius.csv",
+                     ["species", "Ea_eV", "Ea_err_eV", "D0_cm2_s", "D0_err_cm2_s", "chi2_red",
+                      "n_temperatures"],
+                     [[r["species"], r["Ea_eV"], r["Ea_err_eV"], r["D0_cm2_s"], r["D0_err_cm2_s"],
+                       r["chi2_red"], len(r["T_K"])] for r in arrhenius])
+    if figures and arr_results:
+        from mdargy.plots.diffusion import plot_arrhenius
+
+        p = fdir / "arrhenius.png"
+        plot_arrhenius(arr_results, path=p)
+        figs.append(str(p))
+
+    # ------------------------------------------------------------------ EMD: DOS
+    from mdargy.analysis.dos import DOSResult
+
+    dos_rows = []
+    for t in tasks:
+        if t.kind != "emd" or t.id not in done or not t.params.get("dos"):
+            continue
+        tdir = store.final_path(t.id)
+        o = done[t.id]["outputs"]
+        dres = DOSResult.from_json(tdir / o["dos"])
+        f = np.asarray(dres.freq_THz, float)
+        g = np.asarray(dres.dos_per_THz, float)
+        parts = np.asarray(dres.dos_partial_per_THz, float).reshape(len(dres.elements), -1)
+        name = f"dos_T{format_T(t.T_K)}K.csv"
+        header = ["freq_THz", "freq_meV", "dos_total_per_THz"] + [
+            f"dos_{e}_per_THz" for e in dres.elements]
+        atomic_write_csv(rdir / name, header,
+                         np.column_stack([f, np.asarray(dres.freq_meV, float), g, parts.T]).tolist())
+        norm = float(np.trapezoid(g, f)) if hasattr(np, "trapezoid") else float(np.trapz(g, f))
+        mean_f = float(np.trapezoid(g * f, f) / norm) if hasattr(np, "trapezoid") else float(
+            np.trapz(g * f, f) / norm)
+        dos_rows.append({"T_K": t.T_K, "csv": name, "elements": list(dres.elements),
+                         "n_atoms": list(dres.n_atoms), "n_atoms_total": int(sum(dres.n_atoms)),
+                         "integral": norm, "mean_freq_THz": mean_f,
+                         "resolution_THz": dres.resolution_THz, "T_kinetic_K": dres.T_K,
+                         "Cv_kB_per_atom": dres.Cv_kB_per_atom, "S_kB_per_atom": dres.S_kB_per_atom,
+                         "task": t.id, "warnings": list(dres.warnings)})
+        for w in dres.warnings:
+            warnings.append(f"DOS at {format_T(t.T_K)} K: {w}")
+        if figures:
+            from mdargy.plots.dos import plot_dos
+
+            p = fdir / f"dos_T{format_T(t.T_K)}K.png"
+            plot_dos(dres, path=p, mode="stacked", unit="THz")
+            figs.append(str(p))
+
+    # ------------------------------------------------------------------ outputs
+    rep = Report(
+        directory=str(rdir), summary_path=str(rdir / "summary.md"),
+        json_path=str(rdir / "report.json"), kappa_L=tuple(kappa_L), kappa_inf=tuple(kappa_inf),
+        diffusion=tuple(diffusion), arrhenius=tuple(arrhenius), dos=tuple(dos_rows),
+        missing=tuple(missing), warnings=tuple(warnings), figures=tuple(figs),
+        run_notes=tuple(run_notes),
+    )
+    index = json.loads(store.index_path.read_text())
+    atomic_write_json(rdir / "report.json", {
+        "campaign": spec.name, "description": spec.description,
+        "kappa_L": kappa_L, "kappa_inf": kappa_inf, "diffusion": diffusion,
+        "arrhenius": arrhenius, "dos": dos_rows, "missing_tasks": missing,
+        "task_status": {tid: e.get("status") for tid, e in index.get("tasks", {}).items()},
+        "warnings": warnings, "run_notes": run_notes, "figures": [str(Path(p).relative_to(rdir)) for p in figs],
+        "approximations": _approximations(spec),
+        "provenance": provenance(campaign=spec.name, campaign_file=spec.path,
+                                 campaign_sha256=spec.raw_sha256, output=spec.output),
+    })
+    atomic_write_text(rdir / "summary.md", _summary_markdown(spec, rep, index))
+    return rep
+
+
+def _approximations(spec: CampaignSpec) -> list[str]:
+    out = []
+    if spec.nemd is not None:
+        out.append("kappa(L): each NEMD value is a block average after the transient; its σ is "
+                   "the standard error over independent block groups (statistical only).")
+        out.append("kappa_inf: linear 1/kappa = 1/kappa_inf + A/L fit (Schelling et al. 2002); "
+                   "σ is first-order propagation of the intercept's error; the linear form "
+                   "underestimates kappa_inf when L is not long compared with the phonon mean "
+                   "free paths (Sellan et al. 2010).")
+    if spec.emd is not None:
+        out.append("D: Einstein fit of the MSD in the diffusive window; σ from block averaging "
+                   "over independent segments.")
+        out.append("DOS: Fourier transform of the mass-weighted VACF with a lag window; "
+                   "frequency resolution given per temperature; classical dynamics.")
+    return out
+
+
+def _summary_markdown(spec: CampaignSpec, rep: Report, index: dict) -> str:
+    rdir = Path(rep.directory)
+
+    def img(path, alt):
+        return f"![{alt}]({Path(path).relative_to(rdir).as_posix()})"
+
+    L = [f"# Campaign `{spec.name}`", ""]
+    if spec.description:
+        L += [spec.description, ""]
+    counts = index.get("counts", {})
+    L += [f"Campaign file: `{spec.path}` (sha256 `{spec.raw_sha256[:12]}`)  ",
+          f"Output: `{spec.output}`  ",
+          "Tasks: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v) + "  ",
+          f"Report built: {provenance()['created_utc']}", ""]
+    if rep.missing:
+        L += [f"**Not finished:** {', '.join(rep.missing)} — the numbers below use the finished "
+              "tasks only.", ""]
+    if rep.kappa_L:
+        L += ["## Thermal conductivity (NEMD)", "", "### κ(L) at each temperature", ""]
+        L.append(_md_table(["T (K)", "L (cells)", "L (Å)", "κ (W/m/K)", "σ", "⟨T⟩ (K)"],
+                           [[format_T(r["T_K"]), r["length_cells"], _fmt(r["length_A"]),
+                             _fmt(r["kappa_W_mK"], 3), _fmt(r["kappa_err_W_mK"], 2),
+                             _fmt(r["T_mean_K"])] for r in rep.kappa_L]))
+        L.append("")
+        if rep.kappa_inf:
+            L += ["### κ∞(T): 1/κ = 1/κ∞ + A/L", ""]
+            L.append(_md_table(["T (K)", "κ∞ (W/m/K)", "σ", "Λ_eff (Å)", "χ²_red", "lengths"],
+                               [[format_T(r["T_K"]), _fmt(r["kappa_inf_W_mK"], 3),
+                                 _fmt(r["kappa_inf_err_W_mK"], 2), _fmt(r["mfp_eff_A"], 3),
+                                 _fmt(r["chi2_red"], 3), r["n_lengths"]] for r in rep.kappa_inf]))
+            L.append("")
+        for p in rep.figures:
+            if Path(p).name.startswith("kappa"):
+                L += [img(p, Path(p).stem), ""]
+    if rep.diffusion:
+        L += ["## Diffusion (EMD, MSD)", ""]
+        L.append(_md_table(["T (K)", "species", "D (cm²/s)", "σ", "fit window (ps)", "slope",
+                            "significant"],
+                           [[format_T(r["T_K"]), r["species"], _fmt(r["D_cm2_s"], 3),
+                             _fmt(r["D_err_cm2_s"], 2),
+                             f"{r['window_ps'][0]:.3g}–{r['window_ps'][1]:.3g}",
+                             _fmt(r["loglog_slope"], 3), "yes" if r["significant"] else "no"]
+                            for r in rep.diffusion]))
+        L.append("")
+        if rep.arrhenius:
+            L += ["### Arrhenius fits D = D0 exp(−Ea/kT)", ""]
+            L.append(_md_table(["species", "Ea (eV)", "σ", "D0 (cm²/s)", "χ²_red", "T (K)"],
+                               [[r["species"], _fmt(r["Ea_eV"], 3), _fmt(r["Ea_err_eV"], 2),
+                                 _fmt(r["D0_cm2_s"], 3), _fmt(r["chi2_red"], 3),
+                                 ", ".join(format_T(t) for t in r["T_K"])] for r in rep.arrhenius]))
+            L.append("")
+        else:
+            L += ["No Arrhenius fit: it needs significant diffusion at two or more temperatures.", ""]
+        for p in rep.figures:
+            if Path(p).name.startswith(("msd", "arrhenius")):
+                L += [img(p, Path(p).stem), ""]
+    if rep.dos:
+        L += ["## Phonon density of states (EMD, VACF)", ""]
+        L.append(_md_table(["T (K)", "atoms", "elements", "∫g dν", "mean ν (THz)", "Δν (THz)",
+                            "Cv (kB/atom)", "table"],
+                           [[format_T(r["T_K"]), r["n_atoms_total"], ", ".join(r["elements"]),
+                             _fmt(r["integral"]), _fmt(r["mean_freq_THz"], 3),
+                             _fmt(r["resolution_THz"], 2), _fmt(r["Cv_kB_per_atom"], 3),
+                             f"[{r['csv']}]({r['csv']})"] for r in rep.dos]))
+        L.append("")
+        for p in rep.figures:
+            if Path(p).name.startswith("dos"):
+                L += [img(p, Path(p).stem), ""]
+    L += ["## How the numbers were obtained", ""]
+    L += [f"- {a}" for a in _approximations(spec)]
+    L.append("")
+    if rep.warnings:
+        L += ["## Warnings", ""] + [f"- {w}" for w in rep.warnings] + [""]
+    if rep.run_notes:
+        L += ["## Notes from the NEMD runs", ""] + [f"- {w}" for w in rep.run_notes] + [""]
+    L += ["Tables: `kappa_L.csv`, `kappa_inf.csv`, `diffusion.csv`, `arrhenius.csv`, "
+          "`dos_T*.csv`; everything in `report.json`.", ""]
+    return "\n".join(L)

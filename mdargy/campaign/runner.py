@@ -1,0 +1,291 @@
+"""``campaign run``: validate, reconcile the store, schedule the tasks, keep the index current.
+
+Collective over the communicator (COMM_WORLD by default). World rank 0 validates the file,
+rebuilds the index from disk, prints progress and writes the index and the lock; each group's
+rank 0 writes its task's directory; every rank runs LAMMPS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from mdargy.campaign import adapters
+from mdargy.campaign.progress import Progress, format_duration
+from mdargy.campaign.scheduler import Events, Outcome, run_queue
+from mdargy.campaign.schema import CampaignSpec, load_campaign
+from mdargy.campaign.store import CampaignStore, utc_now
+from mdargy.campaign.tasks import Task, build_tasks
+from mdargy.errors import InputError, MdargyError
+from mdargy.results import provenance
+
+#: ``executor(spec, task, workdir, comm) -> dict`` runs one task (collectively on ``comm``) in
+#: ``workdir`` and returns a JSON-able summary of its outputs (on the group's rank 0).
+Executor = Callable[[CampaignSpec, Task, Path, object], dict]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    """What one ``campaign run`` did."""
+
+    output: str
+    n_tasks: int
+    ran: tuple[str, ...]
+    done_now: tuple[str, ...]
+    failed: dict
+    skipped_done: tuple[str, ...]
+    stale: tuple[str, ...]
+    not_started: tuple[str, ...]
+    wall_s: float
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed and not self.stale and not self.not_started
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _bcast_or_raise(comm, fn):
+    """Run ``fn`` on rank 0 and broadcast its value; an MdargyError is re-raised on every rank."""
+    payload = None
+    if comm.Get_rank() == 0:
+        try:
+            payload = (fn(), None)
+        except MdargyError as exc:
+            payload = (None, exc)
+        except Exception as exc:  # keep the ranks together, then fail everywhere
+            payload = (None, MdargyError(f"{type(exc).__name__}: {exc}"))
+    value, exc = comm.bcast(payload, root=0)
+    if exc is not None:
+        raise exc
+    return value
+
+
+class _CampaignEvents(Events):
+    def __init__(self, store: CampaignStore, progress: Progress, tasks: dict[str, Task], quiet: bool):
+        self.store, self.progress, self.tasks, self.quiet = store, progress, tasks, quiet
+
+    def on_start(self, task, group, n_ranks):
+        e = self.store.index["tasks"][task.id]
+        self.store.update(task.id, status="running", attempts=e["attempts"] + 1,
+                          started_utc=utc_now(), group=group, n_ranks=n_ranks, error=None)
+        self.progress.start(task.id)
+        if not self.quiet:
+            how = "resuming" if e.get("resumed") else "starting"
+            self.progress.say(f"{how} {task.id} on group {group} ({n_ranks} rank"
+                              f"{'s' if n_ranks > 1 else ''})")
+            self.progress.say(self.progress.line())
+
+    def on_finish(self, task, outcome: Outcome):
+        self.progress.finish(task.id, outcome.ok, outcome.wall_s)
+        if outcome.ok:
+            self.store.update(task.id, status="done", wall_s=outcome.wall_s, error=None,
+                              finished_utc=utc_now())
+        else:
+            self.store.record_failure(task.id, outcome.error or "", outcome.traceback)
+            self.store.update(task.id, status="failed", wall_s=outcome.wall_s, error=outcome.error,
+                              finished_utc=utc_now())
+        if not self.quiet:
+            if outcome.ok:
+                self.progress.say(f"done {task.id} in {format_duration(outcome.wall_s)}")
+            else:
+                self.progress.say(f"FAILED {task.id} after {format_duration(outcome.wall_s)}: "
+                                  f"{outcome.error} (traceback in "
+                                  f"{self.store.work_path(task.id) / 'error.txt'})")
+            self.progress.say(self.progress.line())
+
+    def on_tick(self):
+        if not self.quiet:
+            self.progress.say(self.progress.line())
+
+
+def serial_ase_io() -> None:
+    """Make ASE's file I/O serial (see :func:`mdargy.lammps.runtime.serial_ase_io`)."""
+    from mdargy.lammps.runtime import serial_ase_io as _serial
+
+    _serial()
+
+
+#: Seconds between refreshes of the run lock (a lock older than 4 periods is stale).
+HEARTBEAT_S = 15.0
+
+
+def _heartbeat_loop(stop: threading.Event, events: _CampaignEvents, tick_s: float):
+    """Rank 0 helper thread: refresh the lock, print a progress line every ``tick_s``."""
+    last = time.monotonic()
+    while not stop.wait(HEARTBEAT_S if not tick_s else min(HEARTBEAT_S, tick_s)):
+        events.store.heartbeat()
+        if tick_s and time.monotonic() - last >= tick_s:
+            last = time.monotonic()
+            events.on_tick()
+
+
+def run_campaign(
+    campaign,
+    comm=None,
+    ranks_per_task: int = 1,
+    output: str | Path | None = None,
+    retry_failed: bool = True,
+    executor: Executor | None = None,
+    stop_after_s: float | None = None,
+    quiet: bool = False,
+    tick_s: float = 60.0,
+    poll_s: float = 0.02,
+) -> RunSummary:
+    """Run (or resume) a campaign. Collective over ``comm``.
+
+    Parameters
+    ----------
+    campaign : path or CampaignSpec
+        The campaign file (validated on rank 0 before anything runs) or a parsed spec.
+    ranks_per_task : int
+        MPI ranks per task; must divide the number of ranks.
+    output : path, optional
+        Override of the file's output directory.
+    retry_failed : bool
+        Run tasks that failed in an earlier session again (default) or leave them failed.
+    executor : callable, optional
+        Runs one task; default :func:`mdargy.campaign.execute.run_task` (LAMMPS + analysis).
+    stop_after_s : float, optional
+        Hand out no new task after this many seconds (for batch jobs).
+    quiet : bool
+        Print nothing but errors.
+
+    Returns
+    -------
+    RunSummary
+        The same on every rank.
+    """
+    from mdargy.lammps.runtime import get_comm
+
+    comm = get_comm(comm)
+    serial_ase_io()
+    rank = comm.Get_rank()
+    t_start = time.monotonic()
+    if executor is None:
+        from mdargy.campaign.execute import run_task as executor
+
+    def load():
+        if isinstance(campaign, CampaignSpec):
+            spec = campaign if output is None else dataclasses.replace(
+                campaign, output=Path(output).expanduser().resolve())
+            text = Path(spec.path).read_text() if Path(spec.path).exists() else ""
+        else:
+            spec = load_campaign(campaign, output=output)
+            text = Path(campaign).read_text()
+        tasks = build_tasks(spec)
+        adapters.validate_tasks(spec, tasks)
+        return spec, tasks, text
+
+    spec, tasks, text = _bcast_or_raise(comm, load)
+    by_id = {t.id: t for t in tasks}
+    store = CampaignStore(spec.output)
+    k = int(ranks_per_task)
+    n_groups = comm.Get_size() // k if k >= 1 and comm.Get_size() % k == 0 else 0
+    if n_groups == 0:
+        raise InputError(f"--ranks-per-task {k} must be a positive divisor of the number of MPI "
+                         f"ranks ({comm.Get_size()})")
+
+    def prepare():
+        store.acquire_lock(stale_s=4 * HEARTBEAT_S)
+        try:
+            store.prepare(text, spec.raw_sha256)
+            statuses = store.scan(tasks)
+        except BaseException:
+            store.release_lock()
+            raise
+        store.set_meta(campaign=spec.name, campaign_file=str(spec.path),
+                       campaign_sha256=spec.raw_sha256, output=str(spec.output),
+                       ranks=comm.Get_size(), ranks_per_task=k, last_run_utc=utc_now())
+        store.write_index()
+        return statuses
+
+    statuses = _bcast_or_raise(comm, prepare)
+    todo = [t for t in tasks if statuses[t.id] == "pending"
+            or (retry_failed and statuses[t.id] == "failed")]
+    skipped = tuple(t.id for t in tasks if statuses[t.id] == "done")
+    stale = tuple(t.id for t in tasks if statuses[t.id] == "stale")
+    left_failed = {t.id: store.index["tasks"][t.id].get("error") if rank == 0 else None
+                   for t in tasks if statuses[t.id] == "failed" and not retry_failed}
+
+    events = None
+    hb_stop = threading.Event()
+    hb_thread = None
+    if rank == 0:
+        total_steps = {}
+        for t in todo:
+            cfg = adapters.driver_config(spec, t, store.work_path(t.id))
+            total_steps[t.id] = cfg.equilibration_steps + (
+                cfg.nemd_steps if t.kind == "nemd" else cfg.production_steps)
+
+        def fraction(task_id):
+            import json
+
+            state = store.work_path(task_id) / "run" / "checkpoints" / "state.json"
+            try:
+                return int(json.loads(state.read_text())["step"]) / total_steps[task_id]
+            except (OSError, ValueError, KeyError, TypeError):
+                return None
+
+        progress = Progress({t.id: t.cost for t in todo}, n_groups, already_done=len(skipped),
+                            name=spec.name, fraction=fraction)
+        events = _CampaignEvents(store, progress, by_id, quiet)
+        if not quiet:
+            progress.say(f"campaign {spec.name}: {len(tasks)} tasks, {len(skipped)} already done, "
+                         f"{len(stale)} stale, {len(todo)} to run on {n_groups} group"
+                         f"{'s' if n_groups > 1 else ''} of {k} rank{'s' if k > 1 else ''}; "
+                         f"output {spec.output}")
+            for tid in stale:
+                progress.say(f"STALE {tid}: {store.index['tasks'][tid]['error']}")
+        hb_thread = threading.Thread(target=_heartbeat_loop, name="mdargy-heartbeat",
+                                     args=(hb_stop, events, tick_s), daemon=True)
+        hb_thread.start()
+
+    def execute(task: Task, sub):
+        work = None
+        if sub.Get_rank() == 0:
+            prov = provenance(campaign=spec.name, campaign_file=spec.path, task=task.to_dict(),
+                              ranks=sub.Get_size())
+            work = store.begin(task, provenance=prov)
+        if sub.Get_size() > 1:
+            work = sub.bcast(work, root=0)
+        t0 = time.monotonic()
+        outputs = executor(spec, task, work, sub)
+        wall = time.monotonic() - t0
+        if sub.Get_rank() == 0:
+            store.finish(task, outputs or {}, wall)
+        return outputs
+
+    try:
+        outcomes = run_queue(todo, execute, comm=comm, ranks_per_task=k, events=events,
+                             poll_s=poll_s, tick_s=0, stop_after_s=stop_after_s)
+    finally:
+        if rank == 0:
+            hb_stop.set()
+            if hb_thread is not None:
+                hb_thread.join()
+            store.write_index()
+            store.release_lock()
+
+    ran = tuple(o.task_id for o in outcomes)
+    summary = RunSummary(
+        output=str(spec.output),
+        n_tasks=len(tasks),
+        ran=ran,
+        done_now=tuple(o.task_id for o in outcomes if o.ok),
+        failed={**left_failed, **{o.task_id: o.error for o in outcomes if not o.ok}},
+        skipped_done=skipped,
+        stale=stale,
+        not_started=tuple(t.id for t in todo if t.id not in ran),
+        wall_s=time.monotonic() - t_start,
+    )
+    if rank == 0 and not quiet:
+        progress.say(
+            f"campaign {spec.name}: {len(summary.done_now)} finished now, {len(skipped)} were "
+            f"already done, {len(summary.failed)} failed, {len(stale)} stale, "
+            f"{len(summary.not_started)} not started; index {store.index_path}")
+    return summary

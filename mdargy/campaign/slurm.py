@@ -1,0 +1,154 @@
+"""Slurm batch scripts for a campaign.
+
+The script requests ``nodes x tasks_per_node`` MPI ranks, starts ``mdargy campaign run`` under
+``srun`` (or ``mpirun``) with ``--ranks-per-task k`` and a ``--stop-after`` that keeps a margin
+before the wall-time limit (no new task starts when it could not finish; running tasks are killed
+at the limit and resume from their checkpoints). With ``resubmit=True`` the script submits
+itself again at the end while the campaign is incomplete (``mdargy campaign status --check``
+exit code), so a campaign longer than the wall-time limit runs through as a chain of jobs.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from pathlib import Path
+
+from mdargy.errors import InputError
+
+LAUNCHERS = ("srun", "mpirun")
+
+
+def parse_walltime(text: str) -> int:
+    """Seconds in a Slurm time limit.
+
+    Slurm accepts ``minutes``, ``minutes:seconds``, ``hours:minutes:seconds``, ``days-hours``,
+    ``days-hours:minutes`` and ``days-hours:minutes:seconds``.
+    """
+    t = text.strip()
+    m = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", t)
+    if not m:
+        raise InputError(f"time limit {text!r} is not a Slurm time ([D-]HH:MM:SS, MM:SS or minutes)")
+    d, a, b, c = m.groups()
+    a = int(a)
+    if d is not None:  # days-hours[:minutes[:seconds]]
+        total = int(d) * 86400 + a * 3600 + int(b or 0) * 60 + int(c or 0)
+    elif c is not None:  # H:M:S
+        total = a * 3600 + int(b) * 60 + int(c)
+    elif b is not None:  # M:S
+        total = a * 60 + int(b)
+    else:  # minutes
+        total = a * 60
+    if total <= 0:
+        raise InputError(f"time limit {text!r} must be positive")
+    return total
+
+
+def slurm_script(
+    campaign_file: str | Path,
+    nodes: int,
+    tasks_per_node: int,
+    time_limit: str,
+    ranks_per_task: int = 1,
+    job_name: str = "mdargy",
+    partition: str | None = None,
+    account: str | None = None,
+    launcher: str = "srun",
+    python: str | None = None,
+    setup: str = "",
+    margin_min: float | None = None,
+    resubmit: bool = False,
+    output: str | None = None,
+    script_path: str | Path | None = None,
+) -> str:
+    """Text of a Slurm batch script that runs (or resumes) ``campaign_file``.
+
+    Parameters
+    ----------
+    nodes, tasks_per_node : int
+        MPI ranks = ``nodes * tasks_per_node``; must be a multiple of ``ranks_per_task``.
+    time_limit : str
+        Slurm ``--time``.
+    launcher : {"srun", "mpirun"}
+        ``srun --mpi=pmi2`` (cluster MPI through Slurm's PMI) or the environment's ``mpirun``.
+    python : str
+        Python interpreter with mdargy installed; default the one running this function.
+    setup : str
+        Lines inserted before the launch (``module load ...``, ``source venv/bin/activate``).
+    margin_min : float
+        Minutes before the limit after which no new task starts; default 10% of the limit,
+        at least 2 and at most 60 minutes.
+    resubmit : bool
+        Resubmit the script at the end while the campaign is incomplete.
+    output : str
+        Campaign output directory (``--output``), if not the file's.
+    script_path : path
+        Where the script will be saved (``resubmit`` submits that file again).
+    """
+    for name, v in (("nodes", nodes), ("tasks_per_node", tasks_per_node),
+                    ("ranks_per_task", ranks_per_task)):
+        if int(v) < 1:
+            raise InputError(f"{name} must be >= 1, got {v}")
+    n = int(nodes) * int(tasks_per_node)
+    if n % int(ranks_per_task):
+        raise InputError(f"nodes x tasks-per-node = {n} ranks is not a multiple of "
+                         f"--ranks-per-task {ranks_per_task}")
+    if launcher not in LAUNCHERS:
+        raise InputError(f"launcher must be one of {', '.join(LAUNCHERS)}")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", job_name):
+        raise InputError(f"job name {job_name!r} must be letters, digits, '_', '.', '-'")
+    limit_s = parse_walltime(time_limit)
+    if margin_min is None:
+        margin_min = min(60.0, max(2.0, 0.1 * limit_s / 60))
+    stop_after_s = max(60, int(limit_s - margin_min * 60))
+    python = python or sys.executable
+    cf = shlex.quote(str(Path(campaign_file).resolve()))
+    out_arg = f" --output {shlex.quote(str(Path(output).resolve()))}" if output else ""
+    run_args = (f"-m mdargy campaign run {cf} --ranks-per-task {int(ranks_per_task)} "
+                f"--stop-after {stop_after_s}{out_arg}")
+    if launcher == "srun":
+        launch = f"srun --mpi=pmi2 --ntasks={n} {shlex.quote(python)} {run_args}"
+    else:
+        launch = f"mpirun -np {n} {shlex.quote(python)} {run_args}"
+    lines = [
+        "#!/bin/bash",
+        f"#SBATCH --job-name={job_name}",
+        f"#SBATCH --nodes={int(nodes)}",
+        f"#SBATCH --ntasks-per-node={int(tasks_per_node)}",
+        "#SBATCH --cpus-per-task=1",
+        f"#SBATCH --time={time_limit}",
+        f"#SBATCH --output={job_name}-%j.out",
+    ]
+    if partition:
+        lines.append(f"#SBATCH --partition={partition}")
+    if account:
+        lines.append(f"#SBATCH --account={account}")
+    lines += [
+        "",
+        f"# mdargy campaign: {Path(campaign_file).name}; {n} MPI ranks in {n // int(ranks_per_task)}"
+        f" groups of {int(ranks_per_task)} (one LAMMPS run per group at a time).",
+        "# Re-submitting this script resumes the campaign: finished tasks are skipped, interrupted",
+        "# ones restart from their checkpoints. No new task starts in the last "
+        f"{margin_min:g} min.",
+        "set -u",
+        "export OMP_NUM_THREADS=1",
+        'cd "${SLURM_SUBMIT_DIR:-.}"',
+    ]
+    if setup.strip():
+        lines += ["", "# environment", *setup.strip().splitlines()]
+    lines += ["", launch, "status=$?", ""]
+    check = f"{shlex.quote(python)} -m mdargy campaign status {cf}{out_arg} --check >/dev/null"
+    lines += [check, "left=$?   # 0: complete, 3: tasks left to run, 1: only failed tasks left"]
+    if resubmit:
+        me = shlex.quote(str(Path(script_path).resolve())) if script_path else '"$0"'
+        lines += [
+            "# chain: resubmit while tasks are left (not when only failed tasks remain, which",
+            "# would fail again: look at their error.txt first)",
+            f'if [ "$left" -eq 3 ]; then sbatch {me}; fi',
+        ]
+    else:
+        lines += ['if [ "$left" -ne 0 ]; then echo "campaign incomplete: sbatch this script again '
+                  'to resume"; fi']
+    lines += ["exit $status", ""]
+    return "\n".join(lines)

@@ -1,0 +1,280 @@
+"""The results store of a campaign: one directory per task, an index, a lock.
+
+Layout of the output directory::
+
+    OUTPUT/
+      campaign.json              index: every task's status, attempts, wall time, error
+      inputs/campaign-<sha8>.toml  each version of the campaign file that was run
+      work/<task_id>/            a task in progress (or failed): its checkpoints live here
+      tasks/<task_id>/           a finished task; complete, never modified again
+        task.json                the task, its status "done", outputs, provenance
+      report/                    written by `mdargy campaign report`
+      .campaign.lock             held while a `campaign run` is active (heart-beat)
+
+A task runs in ``work/<id>/``. When it has finished, ``task.json`` is written there (atomically)
+and the whole directory is *renamed* to ``tasks/<id>/`` -- an atomic operation on one file
+system, so ``tasks/`` only ever holds complete results. The truth is on disk: at start-up the
+index is rebuilt from the directories, so a campaign killed at any moment (wall-time limit,
+``kill -9``) restarts correctly:
+
+* ``tasks/<id>/task.json`` present  -> **done**: skipped, never recomputed or overwritten; if
+  the campaign file now asks for different inputs for that task it is reported **stale** (still
+  not overwritten: use a new output directory or move the task away);
+* ``work/<id>/`` present -> **interrupted** (or failed before): run again; the driver resumes from
+  its checkpoints in that directory. A work directory made for different inputs is moved aside
+  to ``work/<id>.superseded-<time>/`` rather than resumed or deleted;
+* otherwise -> **pending**.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from mdargy.errors import InputError, MdargyError
+from mdargy.io.atomic import atomic_write_json, atomic_write_text
+
+INDEX_FORMAT = "mdargy-campaign-index/1"
+STATUSES = ("pending", "running", "done", "failed", "stale")
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, IsADirectoryError):
+        return None
+
+
+def _pid_alive(pid) -> bool:
+    """Whether process ``pid`` of this host is running (a zombie counts as gone)."""
+    try:
+        pid = int(pid)
+        os.kill(pid, 0)
+    except (ProcessLookupError, ValueError, OverflowError, TypeError):
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class CampaignStore:
+    """Files of one campaign under ``root``. Only world rank 0 writes the index and the lock;
+    the leader of a task's group writes that task's directory."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.tasks_dir = self.root / "tasks"
+        self.work_dir = self.root / "work"
+        self.index_path = self.root / "campaign.json"
+        self.lock_path = self.root / ".campaign.lock"
+        self.report_dir = self.root / "report"
+        self._index_lock = threading.Lock()
+        self.index: dict[str, Any] = {}
+
+    # ---------------------------------------------------------------- paths
+    def final_path(self, task_id: str) -> Path:
+        return self.tasks_dir / task_id
+
+    def work_path(self, task_id: str) -> Path:
+        return self.work_dir / task_id
+
+    def task_record(self, task_id: str) -> dict | None:
+        """The ``task.json`` of a finished task, or None."""
+        rec = _read_json(self.final_path(task_id) / "task.json")
+        return rec if rec and rec.get("status") == "done" else None
+
+    # ---------------------------------------------------------------- set-up
+    def prepare(self, spec_text: str, spec_sha256: str) -> None:
+        """Create the directories and keep a copy of the campaign file (rank 0)."""
+        for d in (self.root, self.tasks_dir, self.work_dir, self.root / "inputs"):
+            d.mkdir(parents=True, exist_ok=True)
+        copy = self.root / "inputs" / f"campaign-{spec_sha256[:8]}.toml"
+        if not copy.exists():
+            atomic_write_text(copy, spec_text)
+
+    def scan(self, tasks: Iterable) -> dict[str, str]:
+        """Rebuild every task's status from the directories (see the module docstring).
+
+        Finishes the rename of a task that completed just before a crash, and moves aside work
+        directories that belong to other inputs. Returns ``{task_id: status}``.
+        """
+        old = _read_json(self.index_path) or {}
+        old_tasks = old.get("tasks", {}) if old.get("format") == INDEX_FORMAT else {}
+        tasks_out: dict[str, dict] = {}
+        for t in tasks:
+            prev = old_tasks.get(t.id, {})
+            entry = {
+                "kind": t.kind, "T_K": t.T_K, "params": t.params, "seed": t.seed, "cost": t.cost,
+                "fingerprint": t.fingerprint, "attempts": int(prev.get("attempts", 0)),
+                "wall_s": prev.get("wall_s"), "error": prev.get("error"),
+                "started_utc": prev.get("started_utc"), "finished_utc": prev.get("finished_utc"),
+                "resumed": False,
+            }
+            final, work = self.final_path(t.id), self.work_path(t.id)
+            rec = self.task_record(t.id)
+            work_rec = _read_json(work / "task.json")
+            if rec is None and work_rec and work_rec.get("status") == "done" and not final.exists():
+                # killed between writing task.json and the rename: finish the rename
+                os.replace(work, final)
+                rec = self.task_record(t.id)
+            if rec is not None:
+                if rec.get("fingerprint") == t.fingerprint:
+                    entry.update(status="done", wall_s=rec.get("wall_s"), error=None,
+                                 finished_utc=rec.get("finished_utc"))
+                else:
+                    entry.update(status="stale", error=(
+                        f"finished with other inputs (fingerprint {str(rec.get('fingerprint'))[:12]}"
+                        f" != {t.fingerprint[:12]}); kept, not recomputed: use a new output "
+                        f"directory or move {final} away"))
+            elif final.exists():
+                raise MdargyError(f"{final} exists but has no valid task.json: it was not written "
+                                  "by mdargy; move it away")
+            else:
+                status = "failed" if prev.get("status") == "failed" else "pending"
+                if work.exists():
+                    if work_rec and work_rec.get("fingerprint") not in (None, t.fingerprint):
+                        aside = work.with_name(f"{t.id}.superseded-{int(time.time())}")
+                        os.replace(work, aside)
+                    else:
+                        entry["resumed"] = True
+                entry["status"] = status
+            tasks_out[t.id] = entry
+        self.index = {
+            "format": INDEX_FORMAT,
+            "campaign": None,
+            "campaign_file": None,
+            "campaign_sha256": None,
+            "updated_utc": utc_now(),
+            "counts": {},
+            "tasks": tasks_out,
+        }
+        return {tid: e["status"] for tid, e in tasks_out.items()}
+
+    # ---------------------------------------------------------------- index
+    def set_meta(self, **meta) -> None:
+        self.index.update(meta)
+
+    def update(self, task_id: str, **fields) -> None:
+        """Change one task's entry and rewrite the index atomically (rank 0)."""
+        with self._index_lock:
+            self.index["tasks"][task_id].update(fields)
+            self.write_index()
+
+    def write_index(self) -> None:
+        counts = {s: 0 for s in STATUSES}
+        for e in self.index.get("tasks", {}).values():
+            counts[e["status"]] = counts.get(e["status"], 0) + 1
+        self.index["counts"] = counts
+        self.index["updated_utc"] = utc_now()
+        atomic_write_json(self.index_path, self.index)
+
+    def read_index(self) -> dict:
+        idx = _read_json(self.index_path)
+        if not idx or idx.get("format") != INDEX_FORMAT:
+            raise InputError("no campaign index here: has the campaign been run?", self.index_path)
+        return idx
+
+    # ---------------------------------------------------------------- tasks
+    def begin(self, task, provenance: dict) -> Path:
+        """Create/enter the work directory of ``task`` and record that it is running."""
+        work = self.work_path(task.id)
+        work.mkdir(parents=True, exist_ok=True)
+        rec = _read_json(work / "task.json") or {}
+        history = rec.get("attempts", [])
+        history.append({"attempt": len(history) + 1, "started_utc": utc_now(), "host": socket.gethostname(),
+                        "pid": os.getpid()})
+        atomic_write_json(work / "task.json", {
+            "task": task.to_dict(), "id": task.id, "status": "running", "fingerprint": task.fingerprint,
+            "attempts": history, "provenance": provenance})
+        return work
+
+    def finish(self, task, outputs: dict, wall_s: float) -> Path:
+        """Seal a finished task: write ``task.json`` (status done) and rename work -> tasks."""
+        work, final = self.work_path(task.id), self.final_path(task.id)
+        if final.exists():
+            raise MdargyError(f"{final} already exists; refusing to overwrite a finished task")
+        rec = _read_json(work / "task.json") or {}
+        rec.update(status="done", id=task.id, task=task.to_dict(), fingerprint=task.fingerprint,
+                   outputs=outputs, wall_s=wall_s, finished_utc=utc_now())
+        atomic_write_json(work / "task.json", rec)
+        self.tasks_dir.mkdir(parents=True, exist_ok=True)
+        os.replace(work, final)
+        return final
+
+    def record_failure(self, task_id: str, error: str, tb: str | None) -> None:
+        """Keep the error of a failed task in its work directory (the checkpoints stay)."""
+        work = self.work_path(task_id)
+        if work.exists():
+            atomic_write_text(work / "error.txt", f"{utc_now()}\n{error}\n\n{tb or ''}")
+            rec = _read_json(work / "task.json") or {}
+            rec.update(status="failed", error=error)
+            atomic_write_json(work / "task.json", rec)
+
+    # ---------------------------------------------------------------- lock
+    def lock_holder(self, stale_s: float = 60.0) -> dict | None:
+        """The record of a live lock holder, or None when the lock is free or stale."""
+        rec = _read_json(self.lock_path)
+        if rec is None:
+            return None
+        try:
+            age = time.time() - self.lock_path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        if age >= stale_s:
+            return None
+        if rec.get("host") == socket.gethostname() and not _pid_alive(rec.get("pid")):
+            return None
+        return rec
+
+    def acquire_lock(self, stale_s: float = 60.0, wait_s: float | None = None,
+                     poll_s: float = 1.0) -> None:
+        """Take the run lock; refuse if another live `campaign run` holds it.
+
+        The holder refreshes the lock every few seconds (:meth:`heartbeat`). A lock is stale
+        (taken over) when it has not been refreshed for ``stale_s`` seconds, or when its owner
+        ran on this host and is gone. A holder on another host (the previous job of a chain,
+        killed at its wall-time limit) is waited for up to ``wait_s`` (default ``stale_s``)
+        seconds before giving up; a live holder on this host is refused at once.
+        """
+        deadline = time.monotonic() + (stale_s if wait_s is None else wait_s)
+        while True:
+            rec = self.lock_holder(stale_s)
+            if rec is None:
+                break
+            if rec.get("host") == socket.gethostname() or time.monotonic() >= deadline:
+                raise MdargyError(
+                    f"{self.root} is in use by another `mdargy campaign run` (host "
+                    f"{rec.get('host')}, pid {rec.get('pid')}, since {rec.get('since')}); wait for "
+                    f"it, or delete {self.lock_path} if you are sure it is gone")
+            time.sleep(poll_s)
+        self.root.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.lock_path, {"host": socket.gethostname(), "pid": os.getpid(),
+                                           "since": utc_now()})
+
+    def heartbeat(self) -> None:
+        try:
+            os.utime(self.lock_path)
+        except FileNotFoundError:
+            pass
+
+    def release_lock(self) -> None:
+        try:
+            rec = _read_json(self.lock_path)
+            if rec and rec.get("pid") == os.getpid() and rec.get("host") == socket.gethostname():
+                self.lock_path.unlink()
+        except FileNotFoundError:
+            pass
