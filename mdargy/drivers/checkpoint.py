@@ -329,3 +329,42 @@ def check_resumable(state: dict | None, config, rundir: RunDirectory) -> None:
         raise InputError("the checkpoint in this directory belongs to a run with another "
                          "structure, supercell or potential; use a new output_dir",
                          rundir.state_path)
+
+
+def run_driver(config, comm, progress: bool, loop: Callable, styles: dict | None = None):
+    """The frame every driver runs in; collective over ``comm``.
+
+    Refuses a finished run, loads the checkpoint state (if any), prepares the structure on rank
+    0, creates LAMMPS on ``comm`` logging into the run directory, validates the potential and
+    the required ``styles`` before any MD step, then returns ``loop(config, engine, rundir,
+    prep, state)``. LAMMPS is closed whatever happens.
+    """
+    from mdargy.drivers.common import prepare_structure
+    from mdargy.lammps.runtime import create_lammps, get_comm, require_styles
+
+    comm = get_comm(comm)
+    bc = _Broadcast(comm)
+    rundir = RunDirectory(config.output_dir)
+    bc(lambda: refuse_if_done(rundir))
+    state = bc(rundir.load_state)
+    check_resumable(state, config, rundir)
+    fresh = state is None
+
+    def _prep():
+        rundir.path.mkdir(parents=True, exist_ok=True)
+        return prepare_structure(config, rundir.path, write=fresh)
+
+    prep = bc(_prep)
+    log = rundir.path / ("log.lammps" if fresh else f"log.resume-{state['step']}.lammps")
+    lmp = create_lammps(comm, log=str(log))
+    eng = None
+    try:
+        config.potential.validate(lmp=lmp)
+        if styles:
+            require_styles(lmp, styles)
+        eng = Engine(lmp, comm, rundir, config, progress)
+        return loop(config, eng, rundir, prep, state)
+    finally:
+        if eng is not None:
+            eng.progress_close()
+        lmp.close()

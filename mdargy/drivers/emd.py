@@ -35,14 +35,12 @@ from mdargy.drivers.checkpoint import (
     THERMO_COLUMNS,
     Engine,
     RunDirectory,
-    _Broadcast,
     gather_frame,
     lammps_dump_frame,
-    check_resumable,
     config_key,
-    refuse_if_done,
+    run_driver,
 )
-from mdargy.drivers.common import base_commands, prepare_structure, round_up
+from mdargy.drivers.common import base_commands, round_up
 from mdargy.drivers.config import EMDConfig
 from mdargy.io.atomic import atomic_write_csv, atomic_write_json
 from mdargy.results import Result, provenance, software_versions
@@ -149,37 +147,11 @@ def run_emd(config: EMDConfig, comm=None, progress: bool = True) -> EMDResult:
     SimulationError
         The run blew up; the last good checkpoint is kept.
     """
-    from mdargy.lammps.runtime import create_lammps, get_comm
+    return run_driver(config, comm, progress, _emd_loop)
 
-    comm = get_comm(comm)
-    rank = comm.Get_rank()
-    bc = _Broadcast(comm)
-    rundir = RunDirectory(config.output_dir)
-    bc(lambda: refuse_if_done(rundir))
-    state = bc(rundir.load_state)
-    check_resumable(state, config, rundir)
-    fresh = state is None
 
-    def _prep():
-        rundir.path.mkdir(parents=True, exist_ok=True)
-        return prepare_structure(config, rundir.path, write=fresh)
-
-    prep = bc(_prep)
+def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
     tel, masses, types = prep["type_elements"], prep["masses_amu"], prep["types"]
-    log = rundir.path / ("log.lammps" if fresh else f"log.resume-{state['step']}.lammps")
-    lmp = create_lammps(comm, log=str(log))
-    eng = None
-    try:
-        config.potential.validate(lmp=lmp)
-        eng = Engine(lmp, comm, rundir, config, progress)
-        return _emd_loop(config, eng, rundir, prep, state, tel, masses, types)
-    finally:
-        if eng is not None:
-            eng.progress_close()
-        lmp.close()
-
-
-def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state, tel, masses, types):
     from mdargy.io.binary import BinaryTrajectoryWriter
 
     comm, rank = eng.comm, eng.rank

@@ -44,14 +44,12 @@ from mdargy.drivers.checkpoint import (
     THERMO_COLUMNS,
     Engine,
     RunDirectory,
-    _Broadcast,
     box_matrix,
     derived_seed,
-    check_resumable,
     config_key,
-    refuse_if_done,
+    run_driver,
 )
-from mdargy.drivers.common import base_commands, prepare_structure, round_up
+from mdargy.drivers.common import base_commands, round_up
 from mdargy.drivers.config import NEMDConfig
 from mdargy.io.atomic import atomic_write_csv
 from mdargy.results import Result, provenance
@@ -207,35 +205,10 @@ def run_nemd(config: NEMDConfig, comm=None, progress: bool = True) -> NEMDResult
     AlreadyDoneError, InputError, MissingCapabilityError, SimulationError
         As :func:`mdargy.drivers.emd.run_emd`.
     """
-    from mdargy.lammps.runtime import create_lammps, get_comm, require_styles
-
-    comm = get_comm(comm)
-    bc = _Broadcast(comm)
-    rundir = RunDirectory(config.output_dir)
-    bc(lambda: refuse_if_done(rundir))
-    state = bc(rundir.load_state)
-    check_resumable(state, config, rundir)
-    fresh = state is None
-
-    def _prep():
-        rundir.path.mkdir(parents=True, exist_ok=True)
-        return prepare_structure(config, rundir.path, write=fresh)
-
-    prep = bc(_prep)
-    log = rundir.path / ("log.lammps" if fresh else f"log.resume-{state['step']}.lammps")
-    lmp = create_lammps(comm, log=str(log))
-    eng = None
-    try:
-        config.potential.validate(lmp=lmp)
-        fixes = ["ave/chunk", "nvt", "nve"]
-        fixes.append("langevin" if config.method == "langevin" else "thermal/conductivity")
-        require_styles(lmp, {"fix": fixes, "compute": ["chunk/atom"]})
-        eng = Engine(lmp, comm, rundir, config, progress)
-        return _nemd_loop(config, eng, rundir, prep, state)
-    finally:
-        if eng is not None:
-            eng.progress_close()
-        lmp.close()
+    fixes = ["ave/chunk", "nvt", "nve"]
+    fixes.append("langevin" if config.method == "langevin" else "thermal/conductivity")
+    return run_driver(config, comm, progress, _nemd_loop,
+                      styles={"fix": fixes, "compute": ["chunk/atom"]})
 
 
 def _thermo_row(th, stage):
