@@ -10,10 +10,17 @@
 #include <map>
 #include <sstream>
 
-/* Compiled for the baseline x86-64 ISA and, where the CPU has them, AVX2+FMA / AVX-512
-   (selected at load time by the dynamic linker), so the plugin runs on any x86-64 CPU. */
+/* Compiled for the baseline x86-64 ISA and for the x86-64-v3 (AVX2 + FMA) and x86-64-v4
+   (AVX-512) feature levels; the dynamic linker picks the best one the CPU supports, so the
+   plugin runs on any x86-64 CPU. The clones are selected by CPU features: `arch=haswell` or
+   `arch=skylake-avx512` clones would be selected by CPU *model* (GCC's __builtin_cpu_is) and
+   every other CPU (AMD, later Intel generations) would get the SSE2 fallback. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(MDARGY_NO_CLONES)
-#define MDARGY_CLONES __attribute__((target_clones("default", "arch=haswell", "arch=skylake-avx512")))
+#if __GNUC__ >= 12
+#define MDARGY_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define MDARGY_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
+#endif
 #else
 #define MDARGY_CLONES
 #endif
@@ -315,7 +322,9 @@ void Model::parse(const std::string &text)
     const int *r = &basic[4 * k];
     if (r[0] < 0 || r[0] >= rf_count || r[1] < 0 || r[2] < 0 || r[3] < 0 || r[1] > 64 || r[2] > 64 || r[3] > 64)
       throw ParseError(where["alpha_index_basic"], "alpha_index_basic row " + std::to_string(k) + ": need 0 <= mu < radial_funcs_count and powers in [0, 64]");
-    for (int d = 1; d < 4; ++d) max_power = std::max(max_power, r[d]);
+    if (r[1] + r[2] + r[3] > 64)
+      throw ParseError(where["alpha_index_basic"], "alpha_index_basic row " + std::to_string(k) + ": tensor rank (sum of the powers) above 64");
+    max_power = std::max(max_power, r[1] + r[2] + r[3]);
   }
   for (int k = 0; k < times_count; ++k) {
     const int *r = &times[4 * k];
@@ -356,7 +365,7 @@ void Model::parse(const std::string &text)
 
 void Model::prepare()
 {
-  // all monomials up to max_power, by degree, in MLIP's component order within a degree
+  // all monomials up to degree max_power, by degree, in MLIP's component order within a degree
   comp_a.clear(); comp_b.clear(); comp_c.clear(); comp_parent.clear(); comp_dir.clear();
   std::map<long, int> index;
   auto key = [](int a, int b, int c) { return (long) a * 10000 + b * 100 + c; };
@@ -367,274 +376,457 @@ void Model::prepare()
         index[key(a, b, c)] = (int) comp_a.size();
         comp_a.push_back(a); comp_b.push_back(b); comp_c.push_back(c);
         if (deg == 0) { comp_parent.push_back(-1); comp_dir.push_back(-1); }
-        else if (a > 0) { comp_parent.push_back(index[key(a - 1, b, c)]); comp_dir.push_back(0); }
-        else if (b > 0) { comp_parent.push_back(index[key(a, b - 1, c)]); comp_dir.push_back(1); }
-        else { comp_parent.push_back(index[key(a, b, c - 1)]); comp_dir.push_back(2); }
+        else if (a > 0) { comp_parent.push_back(index.at(key(a - 1, b, c))); comp_dir.push_back(0); }
+        else if (b > 0) { comp_parent.push_back(index.at(key(a, b - 1, c))); comp_dir.push_back(1); }
+        else { comp_parent.push_back(index.at(key(a, b, c - 1))); comp_dir.push_back(2); }
       }
   ncomp = (int) comp_a.size();
-  comp_dx.assign(ncomp, -1); comp_dy.assign(ncomp, -1); comp_dz.assign(ncomp, -1);
-  for (int k = 0; k < ncomp; ++k) {
-    if (comp_a[k] > 0) comp_dx[k] = index[key(comp_a[k] - 1, comp_b[k], comp_c[k])];
-    if (comp_b[k] > 0) comp_dy[k] = index[key(comp_a[k], comp_b[k] - 1, comp_c[k])];
-    if (comp_c[k] > 0) comp_dz[k] = index[key(comp_a[k], comp_b[k], comp_c[k] - 1)];
-  }
+  basic_mu.assign(basic_count, 0);
   basic_comp.assign(basic_count, 0);
-  std::vector<char> used(ncomp, 0);
   for (int b = 0; b < basic_count; ++b) {
-    basic_comp[b] = index[key(basic[4 * b + 1], basic[4 * b + 2], basic[4 * b + 3])];
-    used[basic_comp[b]] = 1;
+    basic_mu[b] = basic[4 * b];
+    basic_comp[b] = index.at(key(basic[4 * b + 1], basic[4 * b + 2], basic[4 * b + 3]));
   }
-  used_comps.clear();
-  for (int k = 0; k < ncomp; ++k)
-    if (used[k]) used_comps.push_back(k);
-  comp_nmu.assign(ncomp, 0);
-  term_begin.assign(ncomp + 1, 0);
-  term_mu.clear();
-  term_b.clear();
-  for (int c = 0; c < ncomp; ++c) {
-    term_begin[c] = (int) term_mu.size();
-    for (int b = 0; b < basic_count; ++b)
-      if (basic_comp[b] == c) {
-        term_mu.push_back(basic[4 * b]);
-        term_b.push_back(b);
-        comp_nmu[c] = std::max(comp_nmu[c], basic[4 * b] + 1);
-      }
+  // backward-pass entries, per radial function: monomials carrying a gradient term first
+  ent_begin.assign(rf_count + 1, 0);
+  ent_mid.assign(rf_count, 0);
+  ent_comp.clear();
+  slot_p.assign(basic_count, 0); slot_x.assign(basic_count, 0);
+  slot_y.assign(basic_count, 0); slot_z.assign(basic_count, 0);
+  pow_a.assign(basic_count, 0.0); pow_b.assign(basic_count, 0.0); pow_c.assign(basic_count, 0.0);
+  std::vector<int> pos(ncomp);
+  std::vector<char> has_p(ncomp), has_g(ncomp);
+  auto lower = [&](int c, int d) {  // the monomial with power d lowered by one
+    int a = comp_a[c] - (d == 0), b = comp_b[c] - (d == 1), cc = comp_c[c] - (d == 2);
+    return index.at(key(a, b, cc));
+  };
+  for (int mu = 0; mu < rf_count; ++mu) {
+    std::fill(has_p.begin(), has_p.end(), 0);
+    std::fill(has_g.begin(), has_g.end(), 0);
+    std::fill(pos.begin(), pos.end(), -1);
+    for (int b = 0; b < basic_count; ++b) {
+      if (basic_mu[b] != mu) continue;
+      const int c = basic_comp[b];
+      has_p[c] = 1;
+      if (comp_a[c] > 0) has_g[lower(c, 0)] = 1;
+      if (comp_b[c] > 0) has_g[lower(c, 1)] = 1;
+      if (comp_c[c] > 0) has_g[lower(c, 2)] = 1;
+    }
+    ent_begin[mu] = (int) ent_comp.size();
+    for (int c = 0; c < ncomp; ++c)
+      if (has_g[c]) { pos[c] = (int) ent_comp.size(); ent_comp.push_back(c); }
+    ent_mid[mu] = (int) ent_comp.size();
+    for (int c = 0; c < ncomp; ++c)
+      if (has_p[c] && !has_g[c]) { pos[c] = (int) ent_comp.size(); ent_comp.push_back(c); }
+    for (int b = 0; b < basic_count; ++b) {
+      if (basic_mu[b] != mu) continue;
+      const int c = basic_comp[b];
+      slot_p[b] = 4 * pos[c];
+      slot_x[b] = comp_a[c] > 0 ? 4 * pos[lower(c, 0)] + 1 : -1;  // -1: no term
+      slot_y[b] = comp_b[c] > 0 ? 4 * pos[lower(c, 1)] + 2 : -1;
+      slot_z[b] = comp_c[c] > 0 ? 4 * pos[lower(c, 2)] + 3 : -1;
+      pow_a[b] = comp_a[c];
+      pow_b[b] = comp_b[c];
+      pow_c[b] = comp_c[c];
+    }
   }
-  term_begin[ncomp] = (int) term_mu.size();
-  run_begin.clear(); run_target.clear(); t_i1.clear(); t_i2.clear(); t_mult.clear();
+  n_entries = (int) ent_comp.size();
+  ent_begin[rf_count] = n_entries;
+  ct_terms.clear();
+  for (int b = 0; b < basic_count; ++b) {
+    ct_terms.push_back(Term{slot_p[b], b, 1.0});
+    if (slot_x[b] >= 0) ct_terms.push_back(Term{slot_x[b], b, pow_a[b]});
+    if (slot_y[b] >= 0) ct_terms.push_back(Term{slot_y[b], b, pow_b[b]});
+    if (slot_z[b] >= 0) ct_terms.push_back(Term{slot_z[b], b, pow_c[b]});
+  }
+  std::stable_sort(ct_terms.begin(), ct_terms.end(), [](const Term &a, const Term &b) { return a.slot < b.slot; });
+  run_begin.clear(); run_target.clear(); steps.clear();
   for (int t = 0; t < times_count; ++t) {
     if (t == 0 || times[4 * t + 3] != times[4 * (t - 1) + 3]) {
       run_begin.push_back(t);
       run_target.push_back(times[4 * t + 3]);
     }
-    t_i1.push_back(times[4 * t]);
-    t_i2.push_back(times[4 * t + 1]);
-    t_mult.push_back((double) times[4 * t + 2]);
+    steps.push_back(Step{times[4 * t], times[4 * t + 1], (double) times[4 * t + 2]});
   }
   run_begin.push_back(times_count);
 }
 
 void Workspace::reserve(const Model &model, int n)
 {
-  if (m.size() < (size_t) model.moments_count) {
-    m.resize(model.moments_count);
-    g.resize(model.moments_count);
+  if (m.size() != (size_t) model.moments_count) {
+    m.assign(model.moments_count, 0.0);
+    g.assign(model.moments_count, 0.0);
   }
-  if ((int) sp_begin.size() < model.species_count + 1) sp_begin.assign(model.species_count + 1, 0);
-  if (n > cap) {
-    cap = n + n / 2 + 8;
-    rvec.resize(3 * (size_t) cap);
+  if (ct.size() != (size_t) 4 * model.n_entries) ct.assign((size_t) 4 * model.n_entries, 0.0);
+  if (sp_begin.size() != (size_t) model.species_count + 1) sp_begin.assign(model.species_count + 1, 0);
+  if (cheb.lines.size() != (size_t) 2 * model.rb_size) cheb.lines.assign(2 * (size_t) model.rb_size, Line());
+  const int need = (n + 7) / 8 * 8;
+  if (need > cap || f.lines.size() * 8 != (size_t) cap * model.rf_count || U.lines.size() * 8 != (size_t) cap * model.ncomp) {
+    if (need > cap) cap = (need + need / 2 + 8) / 8 * 8;
+    rvec.resize_doubles(3 * (size_t) cap);
+    grad.resize_doubles(3 * (size_t) cap);
     jtype.resize(cap);
-    for (auto *v : {&rinv, &ux, &uy, &uz, &rad, &vx, &vy, &vz, &s, &w, &dw}) v->resize(cap);
-    T.resize((size_t) cap * model.rb_size);
-    dT.resize((size_t) cap * model.rb_size);
-    f.resize((size_t) cap * model.rf_count);
-    df.resize((size_t) cap * model.rf_count);
-    U.resize((size_t) cap * model.ncomp);
+    geo.resize_doubles(7 * (size_t) cap);
+    f.resize_doubles((size_t) cap * model.rf_count);
+    df.resize_doubles((size_t) cap * model.rf_count);
+    U.resize_doubles((size_t) cap * model.ncomp);
+    cand.resize_doubles(3 * (size_t) cap);
+    cj.resize(cap);
+    cs.resize(cap);
   }
+  if (fill.size() != (size_t) model.species_count) fill.assign(model.species_count, 0);
 }
 
-MDARGY_CLONES double site_energy(const Model &M, Workspace &ws, int itype, int n, double *grad)
+size_t Workspace::bytes() const
 {
-  const int nrf = M.rf_count, nrb = M.rb_size, cap = ws.cap;
-  const double rmin = M.rmin, rmax = M.rmax;
-  const double ds = 2.0 / (rmax - rmin);
-  double *__restrict m = ws.m.data();
-  double *__restrict g = ws.g.data();
-  double *__restrict T = ws.T.data();
-  double *__restrict dT = ws.dT.data();
-  double *__restrict ri = ws.rinv.data();
-  double *__restrict ux = ws.ux.data();
-  double *__restrict uy = ws.uy.data();
-  double *__restrict uz = ws.uz.data();
-  double *__restrict sv = ws.s.data();
-  double *__restrict wv = ws.w.data();
-  double *__restrict dwv = ws.dw.data();
-  double *__restrict F = ws.f.data();
-  double *__restrict dF = ws.df.data();
-  double *__restrict U = ws.U.data();
-  const double *__restrict rvec = ws.rvec.data();
+  return sizeof(double) * (m.capacity() + g.capacity() + ct.capacity()) + sizeof(int) * (jtype.capacity() + sp_begin.capacity()) +
+         rvec.bytes() + grad.bytes() + cand.bytes() + sizeof(int) * (cj.capacity() + cs.capacity()) + geo.bytes() + f.bytes() + df.bytes() + U.bytes() + cheb.bytes();
+}
 
-  // distances, unit vectors, smoothing (rmax - r)^2 and Chebyshev polynomials, over neighbours
-  for (int j = 0; j < n; ++j) {
-    const double x = rvec[j], y = rvec[cap + j], z = rvec[2 * cap + j];
+namespace {
+/* A block of W neighbours is one GCC vector of W doubles: W = 8 (one AVX-512 register) in
+   the x86-64-v4 version of the evaluator, 4 (one AVX2 register) in the x86-64-v3 version,
+   2 (SSE2) in the baseline version; see site_energy() at the end. */
+template <int W> struct Vec;
+template <> struct Vec<8> {
+  typedef double d __attribute__((vector_size(64)));
+  typedef long long m __attribute__((vector_size(64)));
+};
+template <> struct Vec<4> {
+  typedef double d __attribute__((vector_size(32)));
+  typedef long long m __attribute__((vector_size(32)));
+};
+template <> struct Vec<2> {
+  typedef double d __attribute__((vector_size(16)));
+  typedef long long m __attribute__((vector_size(16)));
+};
+// macros, not functions, so that everything is compiled for the caller's target ISA
+#define vld(p) (*reinterpret_cast<const vd *>(p))  // p is W * 8 byte aligned
+#define vst(p, v) (*reinterpret_cast<vd *>(p) = (v))
+#define vset(x) (vd{} + (double) (x))
+}  // namespace
+
+MDARGY_CLONES int select_neighbours(const Model &M, Workspace &ws, const double *xyz, int i, const int *jlist, int jnum,
+                                   int nmask, const int *type, const int *species_of_type, int *jidx)
+{
+  const int cap = ws.cap, nsp = M.species_count;
+  const double rc2 = M.rmax * M.rmax;
+  const double xi = xyz[3 * i], yi = xyz[3 * i + 1], zi = xyz[3 * i + 2];
+  double *__restrict cx = ws.cand.data();
+  double *__restrict cy = cx + cap;
+  double *__restrict cz = cy + cap;
+  int *__restrict cj = ws.cj.data();
+  int n = 0;
+  for (int jj = 0; jj < jnum; ++jj) {  // branch-free: typically less than half the list is kept
+    const int j = jlist[jj] & nmask;
+    const double dx = xyz[3 * j] - xi, dy = xyz[3 * j + 1] - yi, dz = xyz[3 * j + 2] - zi;
+    const double rsq = dx * dx + dy * dy + dz * dz;
+    cx[n] = dx;
+    cy[n] = dy;
+    cz[n] = dz;
+    cj[n] = j;
+    n += (rsq < rc2) & (rsq > 0.0);
+  }
+  double *__restrict rx = ws.rvec.data();
+  double *__restrict ry = rx + cap;
+  double *__restrict rz = ry + cap;
+  int *__restrict jt = ws.jtype.data();
+  int *__restrict cnt = ws.sp_begin.data();
+  if (nsp == 1) {
+    for (int k = 0; k < n; ++k) {
+      rx[k] = cx[k];
+      ry[k] = cy[k];
+      rz[k] = cz[k];
+      jt[k] = 0;
+      jidx[k] = cj[k];
+    }
+    cnt[0] = 0;
+    cnt[1] = n;
+    return n;
+  }
+  // counting sort by species
+  int *__restrict cs = ws.cs.data();
+  for (int s = 0; s <= nsp; ++s) cnt[s] = 0;
+  for (int k = 0; k < n; ++k) {
+    cs[k] = species_of_type[type[cj[k]]];
+    cnt[cs[k] + 1]++;
+  }
+  for (int s = 0; s < nsp; ++s) cnt[s + 1] += cnt[s];
+  int *__restrict fill = ws.fill.data();
+  for (int s = 0; s < nsp; ++s) fill[s] = cnt[s];
+  for (int k = 0; k < n; ++k) {
+    const int sp = cs[k];
+    const int pos = fill[sp]++;
+    rx[pos] = cx[k];
+    ry[pos] = cy[k];
+    rz[pos] = cz[k];
+    jt[pos] = sp;
+    jidx[pos] = cj[k];
+  }
+  return n;
+}
+
+template <int W>
+__attribute__((always_inline)) inline double site_energy_w(const Model &M, Workspace &ws, int itype, int n, bool want_grad)
+{
+  typedef typename Vec<W>::d vd;
+  typedef typename Vec<W>::m vm;
+  const int cap = ws.cap, nrf = M.rf_count, nrb = M.rb_size, nsp = M.species_count, nbasic = M.basic_count;
+  const int nblk = (n + W - 1) / W, npad = nblk * W;
+  const double rmin = M.rmin, rmax = M.rmax, scaling = M.scaling;
+  const double ds = 2.0 / (rmax - rmin), s0c = (rmin + rmax) / (rmax - rmin);
+  double *__restrict rx = ws.rvec.data();
+  double *__restrict ry = rx + cap;
+  double *__restrict rz = ry + cap;
+  int *__restrict jt = ws.jtype.data();
+  // padding lanes sit on the cutoff, where f_mu = f'_mu = 0: they add nothing to any moment
+  for (int j = n; j < npad; ++j) {
+    rx[j] = rmax;
+    ry[j] = rz[j] = 0.0;
+    jt[j] = jt[n - 1];
+  }
+  double *__restrict ri = ws.geo.data();
+  double *__restrict ux = ri + cap;
+  double *__restrict uy = ux + cap;
+  double *__restrict uz = uy + cap;
+  double *__restrict sv = uz + cap;
+  double *__restrict wv = sv + cap;
+  double *__restrict dwv = wv + cap;
+#pragma omp simd
+  for (int j = 0; j < npad; ++j) {
+    const double x = rx[j], y = ry[j], z = rz[j];
     const double r = std::sqrt(x * x + y * y + z * z);
     const double inv = 1.0 / r;
     ri[j] = inv;
     ux[j] = x * inv;
     uy[j] = y * inv;
     uz[j] = z * inv;
-    sv[j] = (2.0 * r - (rmin + rmax)) / (rmax - rmin);
-    wv[j] = M.scaling * (rmax - r) * (rmax - r);
-    dwv[j] = -2.0 * M.scaling * (rmax - r);
+    sv[j] = r * ds - s0c;
+    const double d = rmax - r;
+    wv[j] = scaling * d * d;
+    dwv[j] = -2.0 * scaling * d;
   }
-  for (int j = 0; j < n; ++j) {
-    T[j] = 1.0;
-    dT[j] = 0.0;
-    T[cap + j] = sv[j];
-    dT[cap + j] = ds;
-  }
-  for (int k = 2; k < nrb; ++k) {
-    double *__restrict Tk = T + (size_t) k * cap;
-    const double *__restrict T1 = T + (size_t) (k - 1) * cap;
-    const double *__restrict T2 = T + (size_t) (k - 2) * cap;
-    double *__restrict dTk = dT + (size_t) k * cap;
-    const double *__restrict dT1 = dT + (size_t) (k - 1) * cap;
-    const double *__restrict dT2 = dT + (size_t) (k - 2) * cap;
-#pragma omp simd
-    for (int j = 0; j < n; ++j) {
-      Tk[j] = 2.0 * sv[j] * T1[j] - T2[j];
-      dTk[j] = 2.0 * (ds * T1[j] + sv[j] * dT1[j]) - dT2[j];
+  double *__restrict F = ws.f.data();
+  double *__restrict dF = ws.df.data();
+  double *__restrict U = ws.U.data();
+  double *__restrict T = ws.cheb.data();
+  double *__restrict dT = T + (size_t) W * nrb;
+  const double *Cit = M.radial_coeffs.data() + (size_t) itype * nsp * nrf * nrb;
+  const int *__restrict cpar = M.comp_parent.data();
+  const int *__restrict cdir = M.comp_dir.data();
+  const int *__restrict bmu = M.basic_mu.data();
+  const int *__restrict bcomp = M.basic_comp.data();
+
+  // forward pass: radial functions, one block of W neighbours at a time
+  for (int blk = 0; blk < nblk; ++blk) {
+    const int j0 = blk * W;
+    const vd s = vld(sv + j0), w = vld(wv + j0), dw = vld(dwv + j0);
+    {  // Chebyshev polynomials T_k(s) and dT_k/dr
+      vd t0 = vset(1.0), t1 = s, d0 = vset(0.0), d1 = vset(ds);
+      vst(T, t0); vst(dT, d0);
+      if (nrb > 1) { vst(T + W, t1); vst(dT + W, d1); }
+      for (int k = 2; k < nrb; ++k) {
+        const vd t2 = 2.0 * s * t1 - t0;
+        const vd d2 = 2.0 * (ds * t1 + s * d1) - d0;
+        vst(T + W * k, t2); vst(dT + W * k, d2);
+        t0 = t1; t1 = t2; d0 = d1; d1 = d2;
+      }
     }
-  }
-  // radial functions f_mu = w * sum_k c_k T_k per species block (constant coefficients)
-  for (int sp = 0; sp < M.species_count; ++sp) {
-    const int j0 = ws.sp_begin[sp], j1 = ws.sp_begin[sp + 1];
-    if (j0 == j1) continue;
-    const double *C = &M.radial_coeffs[((size_t) itype * M.species_count + sp) * nrf * nrb];
-    for (int mu = 0; mu < nrf; ++mu) {
-      double *__restrict fm = F + (size_t) mu * cap;
-      double *__restrict dfm = dF + (size_t) mu * cap;
-      const double *c = C + (size_t) mu * nrb;
-      for (int j = j0; j < j1; ++j) fm[j] = dfm[j] = 0.0;
-      for (int k = 0; k < nrb; ++k) {
-        const double ck = c[k];
-        const double *__restrict Tk = T + (size_t) k * cap;
-        const double *__restrict dTk = dT + (size_t) k * cap;
-        for (int j = j0; j < j1; ++j) {
-          fm[j] += ck * Tk[j];
-          dfm[j] += ck * dTk[j];
+    // radial functions with the coefficients of each species pair present in the block
+    // (neighbours are grouped by species, so a block usually holds one species)
+    const int sa = jt[j0], sb = jt[j0 + W - 1];
+    for (int sp = sa; sp <= sb; ++sp) {
+      const double *C = Cit + (size_t) sp * nrf * nrb;
+      vm mask = {};
+      if (sa != sb)
+        for (int l = 0; l < W; ++l) mask[l] = jt[j0 + l] == sp ? -1 : 0;
+      for (int mu = 0; mu < nrf; ++mu) {
+        const double *c = C + (size_t) mu * nrb;
+        vd a0 = vset(0.0), a1 = vset(0.0), da0 = vset(0.0), da1 = vset(0.0);
+        int k = 0;
+        for (; k + 1 < nrb; k += 2) {
+          a0 += c[k] * vld(T + W * k);
+          da0 += c[k] * vld(dT + W * k);
+          a1 += c[k + 1] * vld(T + W * (k + 1));
+          da1 += c[k + 1] * vld(dT + W * (k + 1));
+        }
+        if (k < nrb) {
+          a0 += c[k] * vld(T + W * k);
+          da0 += c[k] * vld(dT + W * k);
+        }
+        const vd a = a0 + a1, da = da0 + da1;
+        const vd fv = w * a, dfv = w * da + dw * a;
+        double *fp = F + (size_t) mu * cap + j0, *dfp = dF + (size_t) mu * cap + j0;
+        if (sa == sb) {
+          vst(fp, fv);
+          vst(dfp, dfv);
+        } else {
+          vst(fp, mask ? fv : vld(fp));
+          vst(dfp, mask ? dfv : vld(dfp));
         }
       }
-      for (int j = j0; j < j1; ++j) {
-        const double v = fm[j];
-        fm[j] = v * wv[j];
-        dfm[j] = dfm[j] * wv[j] + v * dwv[j];
-      }
     }
   }
-  // monomials of the unit vectors, each from its parent
-  for (int j = 0; j < n; ++j) U[j] = 1.0;
+  // monomials of the unit vectors, each its parent times one component
+  for (int blk = 0; blk < nblk; ++blk) vst(U + blk * W, vset(1.0));
   for (int c = 1; c < M.ncomp; ++c) {
-    const double *__restrict P = U + (size_t) M.comp_parent[c] * cap;
-    const double *__restrict D = M.comp_dir[c] == 0 ? ux : (M.comp_dir[c] == 1 ? uy : uz);
-    double *__restrict Q = U + (size_t) c * cap;
-#pragma omp simd
-    for (int j = 0; j < n; ++j) Q[j] = P[j] * D[j];
+    double *__restrict q = U + (size_t) c * cap;
+    const double *__restrict p = U + (size_t) cpar[c] * cap;
+    const double *__restrict d = ux + (size_t) cdir[c] * cap;
+    for (int blk = 0; blk < nblk; ++blk) vst(q + blk * W, vld(p + blk * W) * vld(d + blk * W));
   }
-  // basic moments: dot products over neighbours, all radial functions of one monomial in one
-  // pass (U_c is loaded once; independent reductions overlap)
-  for (int c : M.used_comps) {
-    const double *__restrict uc = U + (size_t) c * cap;
-    int t = M.term_begin[c];
-    const int t1 = M.term_begin[c + 1];
-    for (; t + 1 < t1; t += 2) {
-      const double *__restrict f0 = F + (size_t) M.term_mu[t] * cap;
-      const double *__restrict f1 = F + (size_t) M.term_mu[t + 1] * cap;
-      double a0 = 0.0, a1 = 0.0;
-#pragma omp simd reduction(+ : a0, a1)
-      for (int j = 0; j < n; ++j) {
-        a0 += f0[j] * uc[j];
-        a1 += f1[j] * uc[j];
-      }
-      m[M.term_b[t]] = a0;
-      m[M.term_b[t + 1]] = a1;
-    }
-    if (t < t1) {
-      const double *__restrict f0 = F + (size_t) M.term_mu[t] * cap;
-      double a0 = 0.0;
-#pragma omp simd reduction(+ : a0)
-      for (int j = 0; j < n; ++j) a0 += f0[j] * uc[j];
-      m[M.term_b[t]] = a0;
-    }
+  // basic moments: sums over neighbours, each in one register
+  double *__restrict m = ws.m.data();
+  double *__restrict g = ws.g.data();
+  for (int b = 0; b < nbasic; ++b) {
+    const double *__restrict fr = F + (size_t) bmu[b] * cap;
+    const double *__restrict ur = U + (size_t) bcomp[b] * cap;
+    vd acc = vset(0.0);
+    for (int blk = 0; blk < nblk; ++blk) acc += vld(fr + blk * W) * vld(ur + blk * W);
+    if constexpr (W == 8)
+      m[b] = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    else if constexpr (W == 4)
+      m[b] = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+    else
+      m[b] = acc[0] + acc[1];
   }
-  for (int k = M.basic_count; k < M.moments_count; ++k) m[k] = 0.0;
+  for (int k = nbasic; k < M.moments_count; ++k) m[k] = 0.0;
   // contractions, in file order
   const int nruns = (int) M.run_target.size();
-  const int *__restrict i1 = M.t_i1.data();
-  const int *__restrict i2 = M.t_i2.data();
-  const double *__restrict mult = M.t_mult.data();
+  const int *__restrict rbeg = M.run_begin.data();
+  const int *__restrict rtgt = M.run_target.data();
+  const Model::Step *__restrict st = M.steps.data();
   for (int r = 0; r < nruns; ++r) {
     double acc0 = 0.0, acc1 = 0.0;
-    int t = M.run_begin[r];
-    const int t1 = M.run_begin[r + 1];
+    int t = rbeg[r];
+    const int t1 = rbeg[r + 1];
     for (; t + 1 < t1; t += 2) {
-      acc0 += mult[t] * m[i1[t]] * m[i2[t]];
-      acc1 += mult[t + 1] * m[i1[t + 1]] * m[i2[t + 1]];
+      acc0 += st[t].mult * m[st[t].i1] * m[st[t].i2];
+      acc1 += st[t + 1].mult * m[st[t + 1].i1] * m[st[t + 1].i2];
     }
-    if (t < t1) acc0 += mult[t] * m[i1[t]] * m[i2[t]];
-    m[M.run_target[r]] += acc0 + acc1;
+    if (t < t1) acc0 += st[t].mult * m[st[t].i1] * m[st[t].i2];
+    m[rtgt[r]] += acc0 + acc1;
   }
   double e = M.species_coeffs[itype];
   for (int a = 0; a < M.scalar_count; ++a) e += M.moment_coeffs[a] * m[M.mapping[a]];
-  if (!grad) return e;
+  if (!want_grad) return e;
 
   // reverse pass: g = dE/dm
   for (int k = 0; k < M.moments_count; ++k) g[k] = 0.0;
   for (int a = 0; a < M.scalar_count; ++a) g[M.mapping[a]] += M.moment_coeffs[a];
   for (int r = nruns - 1; r >= 0; --r) {
-    const double gt = g[M.run_target[r]];
+    const double gt = g[rtgt[r]];
     if (gt == 0.0) continue;
-    for (int t = M.run_begin[r + 1] - 1; t >= M.run_begin[r]; --t) {
-      const double gm = mult[t] * gt;
-      g[i1[t]] += gm * m[i2[t]];
-      g[i2[t]] += gm * m[i1[t]];
+    for (int t = rbeg[r + 1] - 1; t >= rbeg[r]; --t) {
+      const double gm = st[t].mult * gt;
+      const int a = st[t].i1, b = st[t].i2;
+      const double ma = m[a], mb = m[b];
+      g[a] += gm * mb;
+      g[b] += gm * ma;
     }
   }
-  // dE/dr_ij = (sum_c B_c U_c) u + (1/r) (1 - u u^T) sum_c A_c grad_u U_c, with
-  // A_c = sum_mu g_{b(mu,c)} f_mu(r_ij) and B_c the same with f'_mu (b(mu,c): the basic moment
-  // of radial function mu on monomial c); the projection removes the radial part of
-  // grad_u U_c, which is k_c U_c u.
-  double *__restrict rad = ws.rad.data();
-  double *__restrict vx = ws.vx.data();
-  double *__restrict vy = ws.vy.data();
-  double *__restrict vz = ws.vz.data();
-  for (int j = 0; j < n; ++j) rad[j] = vx[j] = vy[j] = vz[j] = 0.0;
-  double gc[64];
-  for (int c : M.used_comps) {
-    const int nmu = M.comp_nmu[c];
-    for (int mu = 0; mu < nmu; ++mu) gc[mu] = 0.0;
-    for (int t = M.term_begin[c]; t < M.term_begin[c + 1]; ++t) gc[M.term_mu[t]] += g[M.term_b[t]];
-    const double *__restrict uc = U + (size_t) c * cap;
-    // d/du_x of x^a y^b z^c is a x^(a-1) y^b z^c; a zero power multiplies any row by 0
-    const double pa = M.comp_a[c], pb = M.comp_b[c], pc = M.comp_c[c];
-    const double *__restrict udx = U + (size_t) (M.comp_dx[c] >= 0 ? M.comp_dx[c] : 0) * cap;
-    const double *__restrict udy = U + (size_t) (M.comp_dy[c] >= 0 ? M.comp_dy[c] : 0) * cap;
-    const double *__restrict udz = U + (size_t) (M.comp_dz[c] >= 0 ? M.comp_dz[c] : 0) * cap;
-    if (nmu == 1) {
-      const double g0 = gc[0];
-      if (g0 == 0.0) continue;
-#pragma omp simd
-      for (int j = 0; j < n; ++j) {
-        const double a = g0 * F[j], bb = g0 * dF[j];
-        rad[j] += bb * uc[j];
-        vx[j] += pa * a * udx[j];
-        vy[j] += pb * a * udy[j];
-        vz[j] += pc * a * udz[j];
-      }
-    } else {
-#pragma omp simd
-      for (int j = 0; j < n; ++j) {
-        double a = 0.0, bb = 0.0;
-        for (int mu = 0; mu < nmu; ++mu) {
-          a += gc[mu] * F[(size_t) mu * cap + j];
-          bb += gc[mu] * dF[(size_t) mu * cap + j];
-        }
-        rad[j] += bb * uc[j];
-        vx[j] += pa * a * udx[j];
-        vy[j] += pb * a * udy[j];
-        vz[j] += pc * a * udz[j];
-      }
-    }
+  /* dE/dr_ij = R_j u_j + (1/r_ij) (1 - u_j u_j^T) V_j with
+       R_j = sum_mu f'_mu(r_ij) P_mu(u_j),   V_j = sum_mu f_mu(r_ij) grad_u P_mu(u_j),
+     P_mu(u) = sum over basic moments b of radial function mu of g_b u^(a_b, b_b, c_b); the
+     projection removes the radial part of grad_u P_mu (homogeneous polynomials). The
+     coefficients of P_mu and of its three partial derivatives in the monomial basis are
+     tabulated once per atom. */
+  double *__restrict ct = ws.ct.data();
+  const int nct = 4 * M.n_entries;
+  for (int k = 0; k < nct; ++k) ct[k] = 0.0;
+  {
+    const Model::Term *__restrict tm = M.ct_terms.data();
+    const int nterms = (int) M.ct_terms.size();
+    for (int t = 0; t < nterms; ++t) ct[tm[t].slot] += tm[t].factor * g[tm[t].b];
   }
-  for (int j = 0; j < n; ++j) {
-    const double vu = vx[j] * ux[j] + vy[j] * uy[j] + vz[j] * uz[j];
-    const double rr = rad[j] - ri[j] * vu;
-    grad[3 * j + 0] = rr * ux[j] + ri[j] * vx[j];
-    grad[3 * j + 1] = rr * uy[j] + ri[j] * vy[j];
-    grad[3 * j + 2] = rr * uz[j] + ri[j] * vz[j];
+  const int *__restrict ecomp = M.ent_comp.data();
+  double *__restrict gx = ws.grad.data();
+  double *__restrict gy = gx + cap;
+  double *__restrict gz = gy + cap;
+  for (int blk = 0; blk < nblk; ++blk) {
+    const int j0 = blk * W;
+    vd rad = vset(0.0), vx = vset(0.0), vy = vset(0.0), vz = vset(0.0);
+    for (int mu = 0; mu < nrf; ++mu) {
+      vd p0 = vset(0.0), x0 = p0, y0 = p0, z0 = p0, p1 = p0, x1 = p0, y1 = p0, z1 = p0;
+      int k = M.ent_begin[mu];
+      const int kmid = M.ent_mid[mu], kend = M.ent_begin[mu + 1];
+      for (; k + 1 < kmid; k += 2) {
+        const vd u0 = vld(U + (size_t) ecomp[k] * cap + j0);
+        const vd u1 = vld(U + (size_t) ecomp[k + 1] * cap + j0);
+        const double *c = ct + 4 * k;
+        p0 += c[0] * u0; x0 += c[1] * u0; y0 += c[2] * u0; z0 += c[3] * u0;
+        p1 += c[4] * u1; x1 += c[5] * u1; y1 += c[6] * u1; z1 += c[7] * u1;
+      }
+      if (k < kmid) {
+        const vd u0 = vld(U + (size_t) ecomp[k] * cap + j0);
+        const double *c = ct + 4 * k;
+        p0 += c[0] * u0; x0 += c[1] * u0; y0 += c[2] * u0; z0 += c[3] * u0;
+        ++k;
+      }
+      for (; k + 1 < kend; k += 2) {
+        p0 += ct[4 * k] * vld(U + (size_t) ecomp[k] * cap + j0);
+        p1 += ct[4 * k + 4] * vld(U + (size_t) ecomp[k + 1] * cap + j0);
+      }
+      if (k < kend) p0 += ct[4 * k] * vld(U + (size_t) ecomp[k] * cap + j0);
+      const vd fv = vld(F + (size_t) mu * cap + j0), dfv = vld(dF + (size_t) mu * cap + j0);
+      rad += dfv * (p0 + p1);
+      vx += fv * (x0 + x1);
+      vy += fv * (y0 + y1);
+      vz += fv * (z0 + z1);
+    }
+    const vd inv = vld(ri + j0), ex = vld(ux + j0), ey = vld(uy + j0), ez = vld(uz + j0);
+    const vd rr = rad - inv * (vx * ex + vy * ey + vz * ez);
+    vst(gx + j0, rr * ex + inv * vx);
+    vst(gy + j0, rr * ey + inv * vy);
+    vst(gz + j0, rr * ez + inv * vz);
   }
   return e;
 }
+
+#undef vld
+#undef vst
+#undef vset
+
+/* Versions of the evaluator for the x86-64 feature levels, chosen once from the CPU's
+   features (not its model name) at the first call. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && !defined(MDARGY_NO_CLONES)
+namespace {
+typedef double (*EvalFn)(const Model &, Workspace &, int, int, bool);
+__attribute__((target("arch=x86-64-v4"))) double site_energy_v4(const Model &M, Workspace &ws, int itype, int n, bool g)
+{
+  return site_energy_w<8>(M, ws, itype, n, g);
+}
+__attribute__((target("arch=x86-64-v3"))) double site_energy_v3(const Model &M, Workspace &ws, int itype, int n, bool g)
+{
+  return site_energy_w<4>(M, ws, itype, n, g);
+}
+double site_energy_v1(const Model &M, Workspace &ws, int itype, int n, bool g)
+{
+  return site_energy_w<2>(M, ws, itype, n, g);
+}
+/* The best version the CPU supports; the environment variable MDARGY_MTP_ISA = x86-64-v3 or
+   x86-64 caps it (to test or compare the versions on one machine). */
+EvalFn pick_evaluator()
+{
+  __builtin_cpu_init();
+  const char *cap = std::getenv("MDARGY_MTP_ISA");
+  const int level = !cap ? 4 : std::strcmp(cap, "x86-64-v3") == 0 ? 3 : std::strcmp(cap, "x86-64") == 0 ? 1 : 4;
+  if (level >= 4 && __builtin_cpu_supports("x86-64-v4")) return site_energy_v4;
+  if (level >= 3 && __builtin_cpu_supports("x86-64-v3")) return site_energy_v3;
+  return site_energy_v1;
+}
+}  // namespace
+
+double site_energy(const Model &M, Workspace &ws, int itype, int n, bool want_grad)
+{
+  static const EvalFn fn = pick_evaluator();
+  return fn(M, ws, itype, n, want_grad);
+}
+#else
+double site_energy(const Model &M, Workspace &ws, int itype, int n, bool want_grad)
+{
+  return site_energy_w<4>(M, ws, itype, n, want_grad);
+}
+#endif
 
 }  // namespace mdargy_mtp

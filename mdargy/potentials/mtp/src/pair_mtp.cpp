@@ -164,8 +164,7 @@ double PairMTP::init_one(int i, int j)
 double PairMTP::memory_usage()
 {
   double bytes = Pair::memory_usage();
-  bytes += sizeof(double) * (ws.m.capacity() + ws.g.capacity() + ws.rvec.capacity() + ws.rinv.capacity() +
-                             ws.f.capacity() + ws.df.capacity() + ws.U.capacity() + ws.T.capacity() + ws.dT.capacity() + grad.capacity());
+  bytes += (double) ws.bytes();
   return bytes;
 }
 
@@ -179,75 +178,44 @@ void PairMTP::compute(int eflag, int vflag)
   const int *ilist = list->ilist;
   const int *numneigh = list->numneigh;
   int **firstneigh = list->firstneigh;
-  const double rc2 = model.rmax * model.rmax;
   const bool explicit_virial = vflag_global && !vflag_fdotr;
 
+  const double *xyz = inum > 0 ? &x[0][0] : nullptr;  // LAMMPS stores x contiguously
+  double *fxyz = inum > 0 ? &f[0][0] : nullptr;
   for (int ii = 0; ii < inum; ++ii) {
     const int i = ilist[ii];
     const int itype = type2species[type[i]];
-    const int *jlist = firstneigh[i];
     const int jnum = numneigh[i];
     ws.reserve(model, jnum);
-    if (grad.size() < (size_t) 3 * jnum) grad.resize((size_t) 3 * jnum + 24);
-    if (jidx.size() < (size_t) jnum) {
-      jidx.resize((size_t) jnum + 8);
-      cand.resize((size_t) jnum + 8);
-      csp.resize((size_t) jnum + 8);
-      cdx.resize((size_t) jnum + 8);
-      cdy.resize((size_t) jnum + 8);
-      cdz.resize((size_t) jnum + 8);
-    }
-    if (slot.size() < (size_t) model.species_count) slot.resize(model.species_count);
-    const double xi = x[i][0], yi = x[i][1], zi = x[i][2];
-    // neighbours inside the cutoff, grouped by species (counting sort) for the evaluator
-    const int nsp = model.species_count;
-    int *cnt = ws.sp_begin.data();
-    for (int s = 0; s <= nsp; ++s) cnt[s] = 0;
-    int n = 0;
-    double *cx = cdx.data(), *cy = cdy.data(), *cz = cdz.data();
-    int *cj = cand.data(), *cs = csp.data();
-    for (int jj = 0; jj < jnum; ++jj) {  // branch-free: about half the list is kept
-      const int j = jlist[jj] & NEIGHMASK;
-      const double dx = x[j][0] - xi, dy = x[j][1] - yi, dz = x[j][2] - zi;
-      const double rsq = dx * dx + dy * dy + dz * dz;
-      cx[n] = dx;
-      cy[n] = dy;
-      cz[n] = dz;
-      cj[n] = j;
-      n += (rsq < rc2) & (rsq > 0.0);
-    }
-    for (int k = 0; k < n; ++k) {
-      cs[k] = type2species[type[cj[k]]];
-      cnt[cs[k] + 1]++;
-    }
-    for (int s = 0; s < nsp; ++s) cnt[s + 1] += cnt[s];
-    int *fill = slot.data();
-    for (int s = 0; s < nsp; ++s) fill[s] = cnt[s];
+    if (jidx.size() < (size_t) jnum) jidx.resize((size_t) jnum + 8);
+    const int n = mdargy_mtp::select_neighbours(model, ws, xyz, i, firstneigh[i], jnum, NEIGHMASK, type,
+                                                type2species.data(), jidx.data());
     const int cap = ws.cap;
-    double *rv = ws.rvec.data();
-    for (int k = 0; k < n; ++k) {
-      const int sp = cs[k];
-      const int pos = fill[sp]++;
-      rv[pos] = cx[k];
-      rv[cap + pos] = cy[k];
-      rv[2 * cap + pos] = cz[k];
-      ws.jtype[pos] = sp;
-      jidx[pos] = cj[k];
-    }
-    const double e = mdargy_mtp::site_energy(model, ws, itype, n, grad.data());
+    const double *rv = ws.rvec.data();
+    const double e = mdargy_mtp::site_energy(model, ws, itype, n, true);
     if (eflag_global) eng_vdwl += e;
     if (eflag_atom) eatom[i] += e;
+    const double *gxr = ws.grad.data(), *gyr = gxr + cap, *gzr = gyr + cap;
+    const int *jx = jidx.data();
+    double fix = 0.0, fiy = 0.0, fiz = 0.0;
     for (int k = 0; k < n; ++k) {
-      const int j = jidx[k];
-      const double gx = grad[3 * k], gy = grad[3 * k + 1], gz = grad[3 * k + 2];
-      f[i][0] += gx;
-      f[i][1] += gy;
-      f[i][2] += gz;
-      f[j][0] -= gx;
-      f[j][1] -= gy;
-      f[j][2] -= gz;
-      if (vflag_either) {
-        const double rx = ws.rvec[k], ry = ws.rvec[ws.cap + k], rz = ws.rvec[2 * ws.cap + k];
+      const int j = jx[k];
+      const double gx = gxr[k], gy = gyr[k], gz = gzr[k];
+      fix += gx;
+      fiy += gy;
+      fiz += gz;
+      fxyz[3 * j] -= gx;
+      fxyz[3 * j + 1] -= gy;
+      fxyz[3 * j + 2] -= gz;
+    }
+    fxyz[3 * i] += fix;
+    fxyz[3 * i + 1] += fiy;
+    fxyz[3 * i + 2] += fiz;
+    if (vflag_either) {
+      for (int k = 0; k < n; ++k) {
+        const int j = jidx[k];
+        const double gx = gxr[k], gy = gyr[k], gz = gzr[k];
+        const double rx = rv[k], ry = rv[cap + k], rz = rv[2 * cap + k];
         // W = -r_ij (x) dE_i/dr_ij, tallied on the neighbour j
         const double v[6] = {-rx * gx, -ry * gy, -rz * gz, -rx * gy, -rx * gz, -ry * gz};
         if (explicit_virial)

@@ -39,10 +39,7 @@ class PairMTP : public Pair {
   std::string filename;
   bool loaded = false;
   std::vector<int> type2species;  // index: LAMMPS type (1..ntypes); -1 = unmapped
-  std::vector<double> grad;       // per neighbour dE_i/dr_ij
   std::vector<int> jidx;          // per neighbour: LAMMPS atom index
-  std::vector<int> cand, csp, slot;  // scratch for grouping neighbours by species
-  std::vector<double> cdx, cdy, cdz;
   void allocate();
 };
 
