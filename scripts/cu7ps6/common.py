@@ -1,0 +1,152 @@
+"""Shared helpers of the Cu7PS6 pipeline scripts: data sets, errors, MTP calculators, MD.
+
+Data sets are extended-XYZ files whose frames carry the labeler's energy (eV), forces (eV/Å)
+and stress (eV/Å³, ASE Voigt order) as single-point results, plus ``info`` keys ``phase``,
+``T_K``, ``source``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+if str(ROOT) not in sys.path:  # run from a checkout without installing mdargy
+    sys.path.insert(0, str(ROOT))
+
+#: Species order of the potential: MTP species 0, 1, 2 = Cu, P, S (atomic numbers).
+SPECIES = ("Cu", "P", "S")
+SPECIES_Z = (29, 15, 16)
+EV_A3_TO_GPA = 160.21766208
+
+
+def write_json(path, obj) -> None:
+    from mdargy.io.atomic import atomic_write_json
+
+    atomic_write_json(path, obj)
+
+
+def read_json(path, default=None):
+    p = Path(path)
+    return json.loads(p.read_text()) if p.exists() else default
+
+
+def label(atoms, calc, **info):
+    """Copy of ``atoms`` with the labeler's energy, forces and stress stored as results."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    at = atoms.copy()
+    at.calc = calc
+    e = float(at.get_potential_energy())
+    f = np.array(at.get_forces())
+    try:
+        s = np.array(at.get_stress(voigt=True))
+    except Exception:  # a labeler without stress
+        s = None
+    out = atoms.copy()
+    out.info.update(info)
+    out.calc = SinglePointCalculator(out, energy=e, forces=f, stress=s)
+    return out
+
+
+def append_frames(path, frames) -> None:
+    """Append labelled frames to an extxyz file (a crash loses at most the frame being written)."""
+    from ase.io import write
+
+    with open(path, "a") as fh:
+        for at in frames:
+            write(fh, at, format="extxyz")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def read_frames(path) -> list:
+    from ase.io import read
+
+    p = Path(path)
+    if not p.exists() or p.stat().st_size == 0:
+        return []
+    return read(p, index=":", format="extxyz")
+
+
+def mtp_calculator(mtp_path):
+    """motep's ASE calculator for a trained ``.mtp`` (species order :data:`SPECIES`)."""
+    from motep.calculator import MTP
+    from motep.io.mlip.mtp import read_mtp
+
+    data = read_mtp(str(mtp_path))
+    data.species = list(SPECIES_Z)
+    return MTP(data, engine="cext")
+
+
+def errors(frames, calc) -> dict:
+    """RMSE/MAE of energies (meV/atom), forces (eV/Å) and stresses (GPa) of ``calc`` against
+    the labels stored in ``frames``; also the per-frame arrays for parity plots."""
+    e_ref, e_pred, f_ref, f_pred, s_ref, s_pred = [], [], [], [], [], []
+    for at in frames:
+        n = len(at)
+        e_ref.append(at.get_potential_energy() / n)
+        f_ref.append(at.get_forces().ravel())
+        sr = at.calc.results.get("stress")
+        b = at.copy()
+        b.calc = calc
+        e_pred.append(b.get_potential_energy() / n)
+        f_pred.append(b.get_forces().ravel())
+        if sr is not None:
+            s_ref.append(np.asarray(sr) * EV_A3_TO_GPA)
+            s_pred.append(b.get_stress(voigt=True) * EV_A3_TO_GPA)
+    e_ref, e_pred = np.array(e_ref), np.array(e_pred)
+    f_ref, f_pred = np.concatenate(f_ref), np.concatenate(f_pred)
+    out = {
+        "n_configurations": len(frames),
+        "energy_rmse_meV_atom": float(np.sqrt(np.mean((e_pred - e_ref) ** 2)) * 1e3),
+        "energy_mae_meV_atom": float(np.mean(np.abs(e_pred - e_ref)) * 1e3),
+        "force_rmse_eV_A": float(np.sqrt(np.mean((f_pred - f_ref) ** 2))),
+        "force_mae_eV_A": float(np.mean(np.abs(f_pred - f_ref))),
+        "parity": {"energy_eV_atom": [e_ref.tolist(), e_pred.tolist()],
+                   "force_eV_A": [f_ref.tolist(), f_pred.tolist()]},
+    }
+    if s_ref:
+        s_ref, s_pred = np.concatenate(s_ref), np.concatenate(s_pred)
+        out["stress_rmse_GPa"] = float(np.sqrt(np.mean((s_pred - s_ref) ** 2)))
+        out["parity"]["stress_GPa"] = [s_ref.tolist(), s_pred.tolist()]
+    return out
+
+
+def langevin(atoms, calc, T_K, seed, dt_fs=2.0, friction=0.02):
+    """An ASE Langevin integrator on a copy of ``atoms`` with velocities at ``T_K``."""
+    from ase import units
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+
+    at = atoms.copy()
+    at.calc = calc
+    if not at.has("momenta") or not np.any(at.get_momenta()):
+        MaxwellBoltzmannDistribution(at, temperature_K=T_K, rng=np.random.default_rng(seed))
+        Stationary(at)
+    dyn = Langevin(at, dt_fs * units.fs, temperature_K=T_K, friction=friction,
+                   rng=np.random.default_rng(seed + 7919))
+    return at, dyn
+
+
+def build_cell(phase, cells, seed, strain=0.0, rng=None):
+    """A Cu7PS6 cell of ``phase`` (f43m/p213) repeated ``cells``, optionally strained.
+
+    The P2_13 cell is the shipped ``inputs/structures/Cu7PS6_P213_derived.cif`` unless the
+    environment variable ``CU7PS6_P213_CIF`` names another file (``run_all.sh`` sets it to the
+    one it derived).
+    """
+    from mdargy.structures.builders import build
+
+    at = build(phase, cells, seed=seed, p213_file=os.environ.get("CU7PS6_P213_CIF") or None)
+    if strain:
+        rng = rng or np.random.default_rng(seed)
+        eps = rng.uniform(-strain, strain, (3, 3))
+        eps = 0.5 * (eps + eps.T)
+        at.set_cell(at.cell.array @ (np.eye(3) + eps), scale_atoms=True)
+    return at
