@@ -163,13 +163,14 @@ def test_load_plugins_false_is_respected_and_default_loads_mdargy_plugins():
 
     if not plugin_files():
         pytest.skip("mdargy's plugins are not built in this installation")
-    lmp = create_lammps(load_plugins=False)
-    try:
-        assert not lmp.has_style("pair", "mtp")
-    finally:
-        lmp.close()
-    lmp = create_lammps()
-    try:
-        assert lmp.has_style("pair", "mtp")
-    finally:
-        lmp.close()
+    # a fresh process: LAMMPS remembers loaded plugins process-wide, for later instances too
+    code = (
+        "from mdargy.lammps.runtime import create_lammps\n"
+        "l = create_lammps(load_plugins=False); a = l.has_style('pair', 'mtp'); l.close()\n"
+        "l = create_lammps(); b = l.has_style('pair', 'mtp'); l.close()\n"
+        "print('RESULT', a, b)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "RESULT False True" in out.stdout
