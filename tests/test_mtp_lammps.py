@@ -491,7 +491,24 @@ def test_every_cpu_version_of_the_evaluator_matches_motep(isa):
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k",
          "random_multispecies_periodic_matches_motep or small_cell_needs_several_images or "
-         "forces_are_minus_energy_gradient or virial_is_strain_derivative"],
+         "forces_are_minus_energy_gradient or virial_is_strain_derivative or level16"],
         env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert " passed" in out.stdout and "failed" not in out.stdout
+
+
+def test_level16_random_potential_matches_motep(tmp_path):
+    """The deepest template in MLIP's table: 286 moments, 573 contractions (generated here)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    try:
+        from make_test_mtp import random_potential
+    finally:
+        sys.path.pop(0)
+    pot = random_potential(16, 3, seed=16, tag="species: Cu P S")
+    path = tmp_path / "random_l16_CuPS.mtp"
+    path.write_text(pot.to_text())
+    rng = np.random.default_rng(16)
+    cell = np.array([[8.1, 0, 0], [0.5, 8.4, 0], [-0.4, 0.3, 8.0]])
+    pos, types = random_config(rng, 40, cell, 3)
+    r, (e, f, s) = assert_matches_motep(path, ["Cu", "P", "S"], cell, pos, types)
+    assert np.abs(f).max() > 0.05 and np.abs(s).max() > 1e-4
