@@ -282,3 +282,26 @@ def test_bad_inputs_name_the_file(tmp_path):
         assert str(path) in str(exc.value)
     with pytest.raises(InputError, match="unknown format"):
         load_trajectory(junk, format="pdbx")
+
+
+def test_h5md_with_velocities_through_mdanalysis(run, tmp_path):
+    """H5MD (MDAnalysis writer, h5py): unwrapped positions and velocities come back."""
+    import MDAnalysis as mda
+
+    ref = load_trajectory(run / "xu.dump", types="1=Ar")
+    u = mda.Universe.empty(ref.n_atoms, trajectory=True, velocities=True)
+    u.trajectory.units = {"time": "ps", "length": "Angstrom", "velocity": "Angstrom/ps"}
+    L = np.diag(ref.box_A)
+    path = tmp_path / "traj.h5md"
+    with mda.Writer(str(path), ref.n_atoms, velocities=True, positions=True) as w:
+        for i in range(ref.n_frames):
+            u.atoms.positions = ref.positions[i]
+            u.atoms.velocities = ref.velocities[i]
+            u.dimensions = [*L, 90, 90, 90]
+            u.trajectory.ts.time = 0.02 * i
+            w.write(u)
+    h5 = load_trajectory(path, topology=run / "argon.data")
+    assert h5.metadata["format"].startswith("mdanalysis")
+    assert h5.n_frames == ref.n_frames and set(h5.elements) == {"Ar"}
+    np.testing.assert_allclose(h5.positions, ref.positions, atol=1e-4)
+    np.testing.assert_allclose(h5.velocities, ref.velocities, rtol=1e-5, atol=1e-4)
