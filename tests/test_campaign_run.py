@@ -283,12 +283,15 @@ def _launch(campaign, out, log):
 
 def test_mpi_campaign_killed_and_resumed(tmp_path):
     campaign = tmp_path / "tiny.toml"
-    campaign.write_text(TINY_LJ.replace("PROD", "40.0"))
+    # one bar much longer than the others, so it is surely still running (with a checkpoint)
+    # when a short task has finished, however fast or idle the machine
+    campaign.write_text(TINY_LJ.replace("PROD", "40.0").replace("lengths_cells = [6, 10]",
+                                                              "lengths_cells = [6, 24]"))
     out = tmp_path / "out"
     log1 = open(tmp_path / "run1.log", "w")
     p = _launch(campaign, out, log1)
     # wait until one task is finished and the long one has written a checkpoint
-    state = out / "work" / "nemd_T40K_L10" / "run" / "checkpoints" / "state.json"
+    state = out / "work" / "nemd_T40K_L24" / "run" / "checkpoints" / "state.json"
     t0 = time.monotonic()
     killed = False
     while time.monotonic() - t0 < 120 and p.poll() is None:
@@ -302,11 +305,11 @@ def test_mpi_campaign_killed_and_resumed(tmp_path):
         p.wait(timeout=30)
     log1.close()
     assert killed, "the campaign ended before it could be interrupted:\n" + (tmp_path / "run1.log").read_text()
-    assert not (out / "tasks" / "nemd_T40K_L10").exists()
+    assert not (out / "tasks" / "nemd_T40K_L24").exists()
     done_before = {d.name: (d / "task.json").read_bytes() for d in (out / "tasks").iterdir()}
     assert done_before, "no finished task before the kill"
     idx = json.loads((out / "campaign.json").read_text())
-    assert idx["tasks"]["nemd_T40K_L10"]["status"] == "running"  # as left by the kill
+    assert idx["tasks"]["nemd_T40K_L24"]["status"] == "running"  # as left by the kill
     st = subprocess.run([sys.executable, "-m", "mdargy", "campaign", "status", str(campaign),
                          "--output", str(out), "--check"], capture_output=True, text=True)
     assert st.returncode == 3 and "interrupted" in st.stdout  # tasks left: resubmit
@@ -319,11 +322,11 @@ def test_mpi_campaign_killed_and_resumed(tmp_path):
     for tid, blob in done_before.items():  # finished tasks: skipped, files untouched
         assert (out / "tasks" / tid / "task.json").read_bytes() == blob
         assert f"starting {tid}" not in text and f"resuming {tid}" not in text
-    assert f"{len(done_before)} already done" in text and "resuming nemd_T40K_L10" in text
+    assert f"{len(done_before)} already done" in text and "resuming nemd_T40K_L24" in text
     idx = json.loads((out / "campaign.json").read_text())
     assert {e["status"] for e in idx["tasks"].values()} == {"done"}
     assert {e["group"] for e in idx["tasks"].values() if "group" in e} <= {0, 1}
-    rec = json.loads((out / "tasks" / "nemd_T40K_L10" / "task.json").read_text())
+    rec = json.loads((out / "tasks" / "nemd_T40K_L24" / "task.json").read_text())
     assert rec["outputs"]["resumed_from_step"] > 0 and len(rec["attempts"]) == 2
     assert not (out / ".campaign.lock").exists() and not list((out / "work").iterdir())
 
