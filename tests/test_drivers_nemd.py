@@ -126,7 +126,7 @@ def test_restart_gives_the_same_result(tmp_path, monkeypatch, method):
 
 def test_two_ranks(tmp_path):
     """The CLI under mpirun -np 2 runs the same bar as the serial driver."""
-    ref = run(small(tmp_path / "np1", method="muller-plathe"))
+    run(small(tmp_path / "np1", method="muller-plathe"))  # the serial reference, read back below
     toml = tmp_path / "mp.toml"
     toml.write_text(f"""structure = "{EXAMPLES / 'Ar_fcc.cif'}"
 replicate = [12, 2, 2]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from mdargy.errors import InputError, MissingCapabilityError
@@ -129,7 +128,7 @@ def test_lj_dimer_energy_matches_formula():
     spec = lj_argon(cutoff_A=12.0, shift=False)
     r = 3.9
     sys_lines = ["units metal", "boundary p p p", "region b block 0 30 0 30 0 30",
-                 "create_box 1 b", f"create_atoms 1 single 5 5 5", f"create_atoms 1 single {5 + r} 5 5"]
+                 "create_box 1 b", "create_atoms 1 single 5 5 5", f"create_atoms 1 single {5 + r} 5 5"]
     pe, n = _energy(sys_lines, spec, ["Ar"])
     s6 = (3.40 / r) ** 6
     assert n == 2
