@@ -155,6 +155,19 @@ def test_blow_up_stops_with_checkpoint_kept(tmp_path, monkeypatch):
     assert res.n_frames == 21
 
 
+def test_blow_up_inside_a_segment_is_caught_at_once(tmp_path):
+    """The in-run guard (fix halt) stops a run within steps of the blow-up, not at the end of
+    its thermo segment: a 100 fs time step makes NVE LJ argon explode long before step 1000."""
+    with pytest.raises(SimulationError, match="blew up at step") as err:
+        run(argon(tmp_path / "boom", timestep_fs=100.0, equilibration_steps=0,
+                  production_steps=1000, dump_every=1000, thermo_every=1000,
+                  checkpoint_every=1000))
+    msg = str(err.value)
+    step = int(msg.split("blew up at step ")[1].split(":")[0])
+    assert step < 1000  # stopped inside the only segment
+    assert "largest force component" in msg and "box volume" in msg
+
+
 def test_bad_inputs_fail_before_md(tmp_path):
     with pytest.raises(InputError, match="not found"):
         run(argon(tmp_path / "a", structure=str(tmp_path / "missing.cif")))

@@ -175,11 +175,32 @@ class Engine:
             raise SimulationError(f"the {stage} blew up at step {int(th['step'])}: temperature "
                                   f"runaway, T = {T:.1f} K > {self.config.runaway_T_K:.1f} K "
                                   f"(max_temperature_K){keep}")
+        guard = self._variable("mdargy_guard")
+        if guard is not None and guard > 0.5:
+            from mdargy.drivers.common import GUARD_FMAX_EV_A, GUARD_VOLUME_RATIO
+
+            v0 = self._variable("mdargy_v0")
+            vol = float(self.lmp.get_thermo("vol"))
+            fmax = float(self.lmp.get_thermo("fmax"))
+            T = float(self.lmp.get_thermo("temp"))
+            raise SimulationError(
+                f"the {stage} blew up at step {self.step}: T = {T:.1f} K (limit "
+                f"{self.config.runaway_T_K:.1f} K), largest force component {fmax:.3g} eV/A "
+                f"(limit {GUARD_FMAX_EV_A:g}), box volume {vol:.1f} A^3 from {v0:.1f} (allowed "
+                f"{GUARD_VOLUME_RATIO[0]:g}-{GUARD_VOLUME_RATIO[1]:g} times): the potential does "
+                f"not hold the structure together at this temperature and pressure{keep}")
         n_now = int(self.lmp.get_natoms())
         if n_now != self.n_atoms:
             raise SimulationError(f"the {stage} lost atoms: {self.n_atoms} -> {n_now} at step "
                                   f"{int(th['step'])}{keep}")
         return th
+
+    def _variable(self, name: str) -> float | None:
+        try:
+            v = self.lmp.extract_variable(name)
+        except Exception:
+            return None
+        return None if v is None else float(v)
 
     def thermo(self) -> dict:
         d = self.lmp.last_thermo()

@@ -78,7 +78,27 @@ def base_commands(config, data_file: str | None, type_elements: Sequence[str],
         "thermo_modify lost error norm no flush no",
         "thermo 0",
     ]
-    return lines
+    return lines + guard_commands(config.runaway_T_K)
+
+
+#: The box may shrink or grow by at most these factors in volume before the run is stopped.
+GUARD_VOLUME_RATIO = (0.5, 2.0)
+#: A force component above this (eV/Å) means the run has blown up (thermal MD: a few eV/Å).
+GUARD_FMAX_EV_A = 100.0
+
+
+def guard_commands(runaway_T_K: float, every: int = 1) -> list[str]:
+    """A ``fix halt`` that stops a run as soon as it blows up: temperature above
+    ``runaway_T_K``, a force component above :data:`GUARD_FMAX_EV_A`, or a box that collapses
+    or explodes (:data:`GUARD_VOLUME_RATIO`). Checked every ``every`` steps inside a segment:
+    atoms falling into a hole of a bad potential reach enormous forces within a few steps, and
+    LAMMPS would otherwise run out of memory on ghost atoms long before the segment ends.
+    :meth:`Engine.run` turns the halt into a clear error."""
+    lo, hi = GUARD_VOLUME_RATIO
+    return ["variable mdargy_v0 equal $(vol)",
+            f'variable mdargy_guard equal "(vol < {lo:g}*v_mdargy_v0) || (vol > {hi:g}*v_mdargy_v0)'
+            f' || (c_thermo_temp > {runaway_T_K:.6g}) || (fmax > {GUARD_FMAX_EV_A:g})"',
+            f"fix mdargy_guard all halt {int(every)} v_mdargy_guard > 0.5 error soft message no"]
 
 
 def lcm(a: int, b: int) -> int:
