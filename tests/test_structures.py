@@ -303,14 +303,29 @@ def test_pipeline_dry_run_with_standin_labeler(tmp_path):
     assert meta["labeler"]["labeler_is_standin"] is True and meta["labeler"]["is_dft"] is False
     again = run("sample.py", "--labeler", "lj-standin", "--plan", "dry", "--out", str(data))
     assert "2 configurations" in again.stdout  # resumed: nothing recomputed, same split
-    run("train.py", "--data", str(data), "--out", str(tr), "--level", "6", "--maxiter", "20")
+    run("augment.py", "--data", str(data), "--labeler", "lj-standin", "--n-rattle", "2",
+        "--n-contact", "2", "--n-strain", "1", "--supercells", "2x1x1:1", "--max-energy", "1e9",
+        "--max-force", "1e9")
+    aug = json.loads((data / "augment.json").read_text())
+    assert aug["n_planned"] == 7 and aug["labeler"]["labeler_is_standin"] is True
+    from ase.io import read
+
+    merged = read(data / "train_augmented.xyz", ":")
+    assert len(merged) == 1 + aug["n_kept_for_training"] and aug["n_kept_for_training"] >= 5
+    assert {a.info.get("kind") for a in merged[1:]} <= {"rattle", "contact", "strain", "supercell"}
+    run("train.py", "--data", str(data), "--train-file", str(data / "train_augmented.xyz"),
+        "--out", str(tr), "--level", "6", "--maxiter", "5")
+    fit = json.loads((tr / "train.json").read_text())["fit"]
+    lm = fit["levenberg_marquardt"]
+    assert lm["loss_end"] < lm["loss_start"]  # Levenberg-Marquardt lowered the loss
     from mdargy.potentials.mtp.mtpfile import read_mtp
 
     pot = read_mtp(tr / "Cu7PS6.mtp", require_trained=True)
     assert pot.species_count == 3 and "Cu P S" in pot.potential_tag
     run("active_learn.py", "--data", str(data), "--init", str(tr / "Cu7PS6.mtp"), "--out", str(al),
             "--labeler", "lj-standin", "--md-ps", "0.04", "--frame-every", "5", "--check-every", "2",
-            "--phases", "f43m", "--temps", "300", "--max-iter", "1", "--maxiter-fit", "5")
+            "--phases", "f43m", "--temps", "300", "--max-iter", "1", "--maxiter-fit", "3",
+            "--cells", "1x1x1", "--train-file", str(data / "train_augmented.xyz"))
     state = json.loads((al / "al.json").read_text())
     assert len(state["iterations"]) == 1 and state["labeler"]["labeler_is_standin"]
     run("report.py", "--mtp", str(tr / "Cu7PS6.mtp"), "--data", str(data), "--out", str(rep),

@@ -84,22 +84,55 @@ def mtp_calculator(mtp_path):
     return MTP(data, engine="cext")
 
 
+def lammps_efs(atoms, mtp_path):
+    """Energy (eV), forces (eV/Å) and ASE stress (eV/Å³, Voigt) of ``atoms`` with the MTP in
+    LAMMPS (mdargy's ``pair_style mtp``; ~100× faster than motep's calculator). A general cell
+    is rotated to LAMMPS's lower-triangular form and the results are rotated back."""
+    from ase.geometry import cell_to_cellpar, cellpar_to_cell
+    from ase.stress import full_3x3_to_voigt_6_stress, voigt_6_to_full_3x3_stress
+
+    from mdargy.lammps.runtime import get_comm
+    from mdargy.potentials.mtp.evaluate import evaluate
+
+    get_comm(None)
+    from mpi4py import MPI
+
+    cell = atoms.cell.array
+    new = cellpar_to_cell(cell_to_cellpar(cell))  # a along x, b in the xy plane
+    R = np.linalg.solve(cell, new)  # rows: new = old @ R, a rotation
+    types = np.array([SPECIES.index(s) + 1 for s in atoms.get_chemical_symbols()])
+    r = evaluate(mtp_path, SPECIES, new, atoms.positions @ R, types, comm=MPI.COMM_SELF)
+    W = np.array([[r.virial_eV[0], r.virial_eV[3], r.virial_eV[4]],
+                  [r.virial_eV[3], r.virial_eV[1], r.virial_eV[5]],
+                  [r.virial_eV[4], r.virial_eV[5], r.virial_eV[2]]])
+    sigma = -W / r.volume_A3  # ASE sign: negative under compression... in the rotated frame
+    sigma = R @ sigma @ R.T
+    return r.energy_eV, r.forces_eV_A @ R.T, full_3x3_to_voigt_6_stress(sigma)
+
+
 def errors(frames, calc) -> dict:
     """RMSE/MAE of energies (meV/atom), forces (eV/Å) and stresses (GPa) of ``calc`` against
-    the labels stored in ``frames``; also the per-frame arrays for parity plots."""
+    the labels stored in ``frames``; also the per-frame arrays for parity plots.
+
+    ``calc`` is an ASE calculator, or the path of a ``.mtp`` file (evaluated in LAMMPS)."""
     e_ref, e_pred, f_ref, f_pred, s_ref, s_pred = [], [], [], [], [], []
     for at in frames:
         n = len(at)
         e_ref.append(at.get_potential_energy() / n)
         f_ref.append(at.get_forces().ravel())
         sr = at.calc.results.get("stress")
-        b = at.copy()
-        b.calc = calc
-        e_pred.append(b.get_potential_energy() / n)
-        f_pred.append(b.get_forces().ravel())
+        if isinstance(calc, (str, Path)):
+            e, f, s = lammps_efs(at, calc)
+        else:
+            b = at.copy()
+            b.calc = calc
+            e, f = b.get_potential_energy(), b.get_forces()
+            s = b.get_stress(voigt=True) if sr is not None else None
+        e_pred.append(e / n)
+        f_pred.append(np.asarray(f).ravel())
         if sr is not None:
             s_ref.append(np.asarray(sr) * EV_A3_TO_GPA)
-            s_pred.append(b.get_stress(voigt=True) * EV_A3_TO_GPA)
+            s_pred.append(np.asarray(s) * EV_A3_TO_GPA)
     e_ref, e_pred = np.array(e_ref), np.array(e_pred)
     f_ref, f_pred = np.concatenate(f_ref), np.concatenate(f_pred)
     out = {
@@ -149,4 +182,95 @@ def build_cell(phase, cells, seed, strain=0.0, rng=None):
         eps = rng.uniform(-strain, strain, (3, 3))
         eps = 0.5 * (eps + eps.T)
         at.set_cell(at.cell.array @ (np.eye(3) + eps), scale_atoms=True)
+    return at
+
+
+def lammps_md(atoms, mtp_path, T_K, ps, dt_fs=1.0, seed=1, every=100, damp_ps=0.1,
+              nve_after_ps=None, min_dist_A=1.3, log=None):
+    """MTP molecular dynamics in LAMMPS (mdargy's ``pair_style mtp``), serial.
+
+    Langevin at ``T_K`` (damping ``damp_ps``) with velocity Verlet; after ``nve_after_ps`` the
+    thermostat is removed (NVE). Snapshots every ``every`` steps, as ASE atoms with
+    ``velocities`` (Å/fs through ASE momenta) and ``info`` ``t_ps``, ``pe_eV``, ``T_inst_K``.
+    A run stops early, flagged, when two atoms come closer than ``min_dist_A`` or the energy
+    stops being finite.
+
+    Returns
+    -------
+    frames : list of ase.Atoms
+    completed : bool
+    """
+    import tempfile
+
+    from ase.neighborlist import neighbor_list
+
+    from mdargy.lammps.runtime import create_lammps, get_comm, run_commands
+    from mdargy.structures.load import write_lammps_data
+
+    masses = {"Cu": 63.546, "P": 30.973762, "S": 32.06}
+    comm = get_comm(None).__class__  # noqa: F841  (import side effect: MPI preloaded)
+    from mpi4py import MPI
+
+    nsteps = int(round(ps * 1000.0 / dt_fs))
+    frames = []
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "in.data"
+        write_lammps_data(data, atoms, list(SPECIES), [masses[s] for s in SPECIES])
+        lmp = create_lammps(MPI.COMM_SELF, log=log)
+        try:
+            run_commands(lmp, f"""
+units metal
+atom_style atomic
+boundary p p p
+read_data {data}
+pair_style mtp {Path(mtp_path).resolve()}
+pair_coeff * * {' '.join(SPECIES)}
+neighbor 1.0 bin
+timestep {dt_fs / 1000.0}
+velocity all create {T_K} {seed} mom yes rot no dist gaussian
+fix integ all nve
+fix bath all langevin {T_K} {T_K} {damp_ps} {seed + 17} zero yes
+thermo_style custom step temp pe
+thermo {every}
+run 0
+""")
+            done = 0
+            while done < nsteps:
+                if nve_after_ps is not None and done * dt_fs / 1000.0 >= nve_after_ps:
+                    try:
+                        lmp.command("unfix bath")
+                    except Exception:
+                        pass
+                n = min(every, nsteps - done)
+                try:
+                    lmp.command(f"run {n} pre no post no")
+                except Exception:  # e.g. "Lost atoms": the run blew up
+                    return frames, False
+                done += n
+                snap = _snapshot(lmp, atoms)
+                snap.info.update(t_ps=done * dt_fs / 1000.0, pe_eV=float(lmp.get_thermo("pe")),
+                                 T_inst_K=float(lmp.get_thermo("temp")), T_K=T_K)
+                frames.append(snap)
+                if not np.isfinite(snap.info["pe_eV"]) or len(neighbor_list("d", snap, min_dist_A)):
+                    return frames, False
+        finally:
+            lmp.close()
+    return frames, True
+
+
+def _snapshot(lmp, template):
+    """The current LAMMPS state as a copy of ``template`` (same atom order, by atom id)."""
+    from ase import units
+
+    n = len(template)
+    x = np.ctypeslib.as_array(lmp.gather_atoms("x", 1, 3)).reshape(n, 3).copy()  # ordered by id
+    v = np.ctypeslib.as_array(lmp.gather_atoms("v", 1, 3)).reshape(n, 3).copy()  # Å/ps
+    box = lmp.extract_box()
+    lo, hi, xy, yz, xz = box[0], box[1], box[2], box[3], box[4]
+    cell = np.array([[hi[0] - lo[0], 0, 0], [xy, hi[1] - lo[1], 0], [xz, yz, hi[2] - lo[2]]])
+    at = template.copy()
+    at.calc = None
+    at.set_cell(cell)
+    at.positions = x - np.asarray(lo)
+    at.set_velocities(v / 1000.0 / units.fs)  # Å/ps -> ASE velocity units
     return at

@@ -13,7 +13,8 @@ set -euo pipefail
 OUT=${1:-runs/cu7ps6}
 LABELER=${2:-sevennet}
 PLAN=${PLAN:-paper}
-LEVEL=${LEVEL:-12}
+LEVEL=${LEVEL:-10}
+RANKS=${RANKS:-2}          # MPI ranks for the fits (train.py under mpirun)
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=${PYTHON:-python}
 
@@ -22,14 +23,21 @@ $PY "$HERE/derive_p213.py" --labeler "$LABELER" --out "$OUT/p213" --extra-4a \
     --cif "$OUT/structures/Cu7PS6_P213_derived.cif"
 export CU7PS6_P213_CIF="$OUT/structures/Cu7PS6_P213_derived.cif"
 $PY "$HERE/sample.py" --labeler "$LABELER" --plan "$PLAN" --out "$OUT/data"
-$PY "$HERE/train.py" --data "$OUT/data" --out "$OUT/train" --level "$LEVEL"
+$PY "$HERE/augment.py" --data "$OUT/data" --labeler "$LABELER"
+MPI=""
+if [ "$RANKS" -gt 1 ]; then MPI="$(dirname "$(command -v $PY)")/mpirun -np $RANKS"; fi
+$MPI $PY "$HERE/train.py" --data "$OUT/data" --train-file "$OUT/data/train_augmented.xyz" \
+    --out "$OUT/train" --level "$LEVEL" --maxiter 40
 set +e
-$PY "$HERE/active_learn.py" --data "$OUT/data" --init "$OUT/train/Cu7PS6.mtp" --out "$OUT/al" \
-    --labeler "$LABELER"
+$PY "$HERE/active_learn.py" --data "$OUT/data" --train-file "$OUT/data/train_augmented.xyz" \
+    --init "$OUT/train/Cu7PS6.mtp" --out "$OUT/al" --labeler "$LABELER" \
+    --temps 300 550 650 --cells 1x1x1 2x1x1 --md-ps 20 --frame-every 100 --check-every 25 \
+    --select 24 --max-iter 12 --maxiter-fit 15 --fit-ranks "$RANKS"
 AL_RC=$?
 set -e
 FINAL=$($PY -c "import json,sys; s=json.load(open('$OUT/al/al.json')); print(s['iterations'][-1]['potential'] if s['iterations'] else '$OUT/train/Cu7PS6.mtp')")
 $PY "$HERE/report.py" --mtp "$FINAL" --data "$OUT/data" --extra-train "$OUT/al/train_all.xyz" \
     --out "$OUT/report" --labeler "$LABELER"
+$PY "$HERE/validate.py" --potential "$FINAL" --out "$OUT/validate" --labeler "$LABELER"
 echo "potential: $FINAL (active learning converged: $([ $AL_RC -eq 0 ] && echo yes || echo NO))"
-echo "copy it to inputs/potentials/Cu7PS6.mtp with the table of $OUT/report/rmse_table.md"
+echo "copy it to inputs/potentials/Cu7PS6.mtp with the tables of $OUT/report/rmse_table.md and $OUT/validate/validate.md"

@@ -42,7 +42,10 @@ def parse(argv=None):
     p.add_argument("--min-dist", type=float, default=1.6, help="radial basis start, Å")
     p.add_argument("--cutoff", type=float, default=5.0, help="radial basis end = cutoff, Å")
     p.add_argument("--radial-size", type=int, default=8, help="Chebyshev radial basis size")
-    p.add_argument("--maxiter", type=int, default=1000, help="L-BFGS-B iterations")
+    p.add_argument("--optimizer", choices=("lm", "lbfgs"), default="lm",
+                   help="lm: Levenberg–Marquardt on all parameters (lm_fit.py); lbfgs: motep's L-BFGS-B")
+    p.add_argument("--maxiter", type=int, default=60, help="LM (or L-BFGS-B) iterations")
+    p.add_argument("--time-limit", type=float, default=None, help="stop LM after this many seconds")
     p.add_argument("--weights", type=float, nargs=3, default=(1.0, 0.01, 0.001),
                    metavar=("E", "F", "S"), help="loss weights of energy, forces, stress")
     p.add_argument("--init", type=Path, default=None, help="start from this trained .mtp")
@@ -51,8 +54,20 @@ def parse(argv=None):
     return p.parse_args(argv)
 
 
+def _copy_labelled(atoms):
+    """A copy with the labels as a fresh single-point calculator (motep's Trainer replaces it)."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    at = atoms.copy()
+    at.calc = SinglePointCalculator(at, **{k: v for k, v in atoms.calc.results.items()
+                                           if k in ("energy", "forces", "stress")})
+    return at
+
+
 def fit(train_frames, out_mtp: Path, level=12, min_dist=1.6, cutoff=5.0, radial_size=8,
-        maxiter=1000, weights=(1.0, 0.01, 0.001), init: Path | None = None, seed=11) -> Path:
+        maxiter=1000, weights=(1.0, 0.01, 0.001), init: Path | None = None, seed=11,
+        lbfgs: bool = True, optimizer: str = "lm",
+        time_limit_s: float | None = None, record: dict | None = None) -> Path:
     """Fit an MTP to ``train_frames`` and write it (MLIP layout) to ``out_mtp``."""
     from motep.io.mlip.mtp import read_mtp as motep_read
     from motep.io.mlip.mtp import write_mtp as motep_write
@@ -61,8 +76,9 @@ def fit(train_frames, out_mtp: Path, level=12, min_dist=1.6, cutoff=5.0, radial_
     from mdargy.potentials.mtp.mtpfile import read_mtp, write_mtp
     from mdargy.potentials.mtp.templates import make_template
 
-    logging.getLogger("motep").setLevel(logging.WARNING)
+    logging.getLogger("motep").setLevel(int(os.environ.get("MOTEP_LOGLEVEL", logging.WARNING)))
     out_mtp = Path(out_mtp).resolve()
+    init = Path(init).resolve() if init is not None else None
     cwd = os.getcwd()
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)  # motep writes intermediate_*.mtp into the working directory
@@ -75,40 +91,73 @@ def fit(train_frames, out_mtp: Path, level=12, min_dist=1.6, cutoff=5.0, radial_
                 Path("init.mtp").write_text(tpl.to_text())
             data = motep_read("init.mtp")
             data.species = list(common.SPECIES_Z)
-            steps = [{"method": "LLS"},
-                     {"method": "minimize", "kwargs": {"method": "L-BFGS-B", "options": {"maxiter": maxiter}}},
-                     {"method": "LLS"}]
+            steps = [{"method": "LLS"}]
+            if optimizer == "lbfgs" and lbfgs and maxiter > 0:
+                steps += [{"method": "minimize",
+                           "kwargs": {"method": "L-BFGS-B", "options": {"maxiter": maxiter}}},
+                          {"method": "LLS"}]
             loss = {"energy_weight": weights[0], "forces_weight": weights[1], "stress_weight": weights[2]}
-            Trainer(data, seed=seed, engine="cext", steps=steps, loss=loss).train(list(train_frames))
+            Trainer(data, seed=seed, engine="cext", steps=steps, loss=loss).train(
+                [_copy_labelled(a) for a in train_frames])
+            if optimizer == "lm" and maxiter > 0:
+                import lm_fit
+
+                problem = lm_fit.LMProblem(list(train_frames), data, weights=tuple(weights))
+
+                def progress(it, value, lam):
+                    if problem.comm.rank == 0:
+                        print(f"  LM {it:3d}: loss {value:.6e}  lambda {lam:.1e}", flush=True)
+
+                res = lm_fit.levenberg_marquardt(problem, max_iter=maxiter, progress=progress,
+                                                 time_limit_s=time_limit_s)
+                if record is not None:
+                    record["levenberg_marquardt"] = {k: v for k, v in res.items() if k != "history"}
+                    record["loss_history"] = res["history"]
             motep_write("final.mtp", data, legacy=True)
             pot = read_mtp("final.mtp")  # tolerant reader: fixes motep's layout
         finally:
             os.chdir(cwd)
     pot = dataclasses.replace(pot, potential_tag="species: " + " ".join(common.SPECIES))
-    out_mtp.parent.mkdir(parents=True, exist_ok=True)
-    write_mtp(out_mtp, pot, force=True)
+    if _rank() == 0:  # under mpirun every rank fits its share; rank 0 writes
+        out_mtp.parent.mkdir(parents=True, exist_ok=True)
+        write_mtp(out_mtp, pot, force=True)
     return out_mtp
+
+
+def _rank() -> int:
+    if "mpi4py" not in sys.modules:
+        return 0
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD.rank
 
 
 def main(argv=None):
     args = parse(argv)
     out_mtp = args.out / "Cu7PS6.mtp"
+    record = {}
     if out_mtp.exists() and not args.force:
         print(f"{out_mtp} exists: skipping the fit (use --force to refit)")
     else:
         train = common.read_frames(args.train_file or args.data / "train.xyz")
         if not train:
             raise SystemExit(f"no training data in {args.train_file or args.data / 'train.xyz'}")
-        print(f"fitting level-{args.level} MTP on {len(train)} configurations ...", flush=True)
+        what = f"continuing from {args.init}" if args.init else f"level-{args.level} template"
+        print(f"fitting an MTP ({what}) on {len(train)} configurations ...", flush=True)
         t0 = time.time()
         fit(train, out_mtp, args.level, args.min_dist, args.cutoff, args.radial_size,
-            args.maxiter, args.weights, args.init, args.seed)
+            args.maxiter, args.weights, args.init, args.seed, optimizer=args.optimizer,
+            time_limit_s=args.time_limit, record=record)
+        record["seconds"] = time.time() - t0
+        if _rank() != 0:
+            return 0
         print(f"fitted in {time.time() - t0:.0f} s -> {out_mtp}")
-    calc = common.mtp_calculator(out_mtp)
+    calc = out_mtp  # errors evaluated in LAMMPS with mdargy's pair_style mtp
     summary = {"settings": {k: str(v) for k, v in vars(args).items()},
-               "species_order": list(common.SPECIES)}
-    for name in ("train", "holdout"):
-        frames = common.read_frames(args.data / f"{name}.xyz")
+               "species_order": list(common.SPECIES), "fit": record}
+    sets = {"train": args.train_file or args.data / "train.xyz", "holdout": args.data / "holdout.xyz"}
+    for name, path in sets.items():
+        frames = common.read_frames(path)
         if frames:
             err = common.errors(frames, calc)
             summary[name] = {k: v for k, v in err.items() if k != "parity"}
