@@ -109,7 +109,7 @@ def main(argv=None):
     report = {"potential": str(args.mtp), "labeler": lab.describe(args.labeler)}
     sets = {"holdout": common.read_frames(args.data / "holdout.xyz"),
             "train": common.read_frames(args.extra_train or args.data / "train.xyz")}
-    errs = {k: common.errors(v, mtp) for k, v in sets.items() if v}
+    errs = {k: common.errors(v, args.mtp) for k, v in sets.items() if v}  # in LAMMPS: any size
     report["errors"] = {k: {kk: vv for kk, vv in e.items() if kk != "parity"} for k, e in errs.items()}
     rows = ["| set | n | E RMSE (meV/atom) | F RMSE (eV/Å) | S RMSE (GPa) | E MAE (meV/atom) | F MAE (eV/Å) |",
             "|---|---|---|---|---|---|---|"]
