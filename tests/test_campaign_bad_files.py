@@ -123,7 +123,7 @@ CASES = [
      ["[potential]", "needs per-element parameters"]),
     ("missing MTP", 'kind = "lj"\nlj = { Ar = { epsilon_eV = 0.0104, sigma_A = 3.40 } }',
      'kind = "mtp"\nfiles = ["pot.mtp"]\nelements = ["Ar"]',
-     ["pot.mtp does not exist", "has not been made yet", "train"]),
+     ["pot.mtp does not exist", "potential is missing", "train"]),
     ("missing LAMMPS potential", 'kind = "lj"\nlj = { Ar = { epsilon_eV = 0.0104, sigma_A = 3.40 } }',
      'kind = "native"\nstyle = "sw"\nfiles = ["lammps:Nope.sw"]', ["not shipped with the installed LAMMPS"]),
     ("raw LAMMPS outside [lammps]", 'kind = "lj"', 'kind = "lj"\nextra_commands = ["run 0"]',

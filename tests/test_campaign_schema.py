@@ -17,7 +17,8 @@ from mdargy.campaign.tasks import build_tasks, task_seed
 from mdargy.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "inputs" / "campaigns" / "demo.toml"
+DEMO = ROOT / "inputs" / "campaigns" / "demo_lj_argon.toml"
+DEMO_CU7PS6 = ROOT / "inputs" / "campaigns" / "demo.toml"
 PRODUCTION = ROOT / "inputs" / "campaigns" / "cu7ps6_production.toml"
 
 
@@ -39,12 +40,24 @@ def test_demo_file_is_valid_and_small(tmp_path):
     assert cfg.potential.extra_commands == ("pair_modify shift yes",)
 
 
-def test_production_file_says_the_potential_is_missing():
+def test_production_file_is_valid_with_the_shipped_potential(tmp_path):
+    spec = load_campaign(PRODUCTION, output=tmp_path / "out")
+    tasks = build_tasks(spec)
+    adapters.validate_tasks(spec, tasks)
+    assert len(tasks) == 4 * 4 + 4
+
+
+def test_production_file_says_the_potential_is_missing(tmp_path):
+    """A copy of the production campaign without its potential file: one clear error."""
+    (tmp_path / "campaigns").mkdir()
+    shutil.copytree(ROOT / "inputs" / "structures", tmp_path / "structures")
+    copy = tmp_path / "campaigns" / "p.toml"
+    shutil.copy(PRODUCTION, copy)
     with pytest.raises(InputError) as exc:
-        load_campaign(PRODUCTION)
+        load_campaign(copy)
     msg = str(exc.value)
-    assert str(PRODUCTION) in msg and "[potential]" in msg and "Cu7PS6.mtp does not exist" in msg
-    assert "has not been made yet" in msg and "train" in msg
+    assert str(copy) in msg and "[potential]" in msg and "Cu7PS6.mtp does not exist" in msg
+    assert "potential is missing" in msg and "train" in msg
 
 
 def test_production_file_with_a_potential(tmp_path):
@@ -108,6 +121,21 @@ def test_seeds_and_fingerprints(tmp_path):
     assert {t.id: t.fingerprint for t in build_tasks(ana)} == {t.id: t.fingerprint for t in base.values()}
 
 
+def test_cu7ps6_demo_file_is_valid_and_uses_the_shipped_potential(tmp_path):
+    """`make demo` runs inputs/campaigns/demo.toml: Cu7PS6 with the shipped MTP, small runs."""
+    spec = load_campaign(DEMO_CU7PS6, output=tmp_path / "out")
+    tasks = build_tasks(spec)
+    adapters.validate_tasks(spec, tasks)
+    assert sorted(t.id for t in tasks) == ["emd_T300K", "emd_T550K", "nemd_T300K_L12",
+                                           "nemd_T300K_L6", "nemd_T300K_L8"]
+    assert spec.potential["files"] == [str(ROOT / "inputs" / "potentials" / "Cu7PS6.mtp")]
+    for t in tasks:
+        cfg = adapters.driver_config(spec, t, tmp_path / t.id)
+        n_atoms = 56 * cfg.replicate[0] * cfg.replicate[1] * cfg.replicate[2]
+        steps = cfg.equilibration_steps + (cfg.nemd_steps if t.kind == "nemd" else cfg.production_steps)
+        assert n_atoms <= 672 and steps <= 210_000
+
+
 def test_relative_paths_resolve_against_the_campaign_file(tmp_path, monkeypatch):
     (tmp_path / "a" / "b").mkdir(parents=True)
     shutil.copy(ROOT / "tests" / "test_campaign_schema.py", tmp_path / "a" / "x.data")
@@ -117,7 +145,7 @@ def test_relative_paths_resolve_against_the_campaign_file(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     spec = load_campaign(tmp_path / "a" / "b" / "c.toml", check_modules=False)
     assert spec.structure["file"] == str((tmp_path / "a" / "x.data").resolve())
-    assert spec.output == (tmp_path / "demo-output").resolve()  # output: the working directory
+    assert spec.output == (tmp_path / "demo-lj-output").resolve()  # output: the working directory
 
 
 def test_slurm_script(tmp_path):

@@ -50,8 +50,9 @@ NEMD_METHODS = ("langevin", "muller-plathe")
 
 #: Hints for potential files that a user has to make before running.
 _MAKE_POTENTIAL_HINT = {
-    "mtp": "train it first: see scripts/ (train the Cu7PS6 MTP) and `mdargy mtp --help`; or "
-    "run the LJ demo campaign (inputs/campaigns/demo.toml) meanwhile",
+    "mtp": "point [potential] files at an existing .mtp (mdargy ships "
+    "inputs/potentials/Cu7PS6.mtp) or train one first: scripts/cu7ps6/README.md and "
+    "`mdargy mtp --help`",
     "mlip": "train it with the MLIP package (mlp train) or use mdargy's `mdargy mtp` tools",
 }
 
@@ -401,7 +402,7 @@ def _resolve_files(table: dict, where: str, base: Path, path) -> dict:
         if not p.exists():
             hint = ""
             if where == "potential" and kind in _MAKE_POTENTIAL_HINT:
-                hint = (f". The {kind.upper()} potential has not been made yet: "
+                hint = (f". The {kind.upper()} potential is missing: "
                         + _MAKE_POTENTIAL_HINT[kind])
             raise InputError(f"[{where}] {key}: file {p} does not exist{hint}", path)
         if p.is_dir():
