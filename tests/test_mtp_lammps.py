@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -57,10 +58,11 @@ def motep_efs(potfile, elements, cell, pos, types, pbc=True, species=None):
     from mdargy.potentials.mtp.mtpfile import read_mtp
 
     pot = read_mtp(potfile)
-    # motep 0.2.0 cannot read its own layout: give it MLIP's
-    tmp = Path(os.environ.get("PYTEST_TMP", "/tmp")) / f"motep_{os.getpid()}_{Path(potfile).name}"
-    tmp.write_text(pot.to_text())
-    d = motep_read(tmp)
+    # motep 0.2.0 cannot read its own layout: give it MLIP's (in a folder removed afterwards)
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder) / Path(potfile).name
+        tmp.write_text(pot.to_text())
+        d = motep_read(tmp)
     tag = pot.potential_tag
     if species is None:
         species = tag.split(":", 1)[1].split() if tag.startswith("species:") else list(dict.fromkeys(elements))
@@ -89,6 +91,33 @@ def assert_matches_motep(potfile, elements, cell, pos, types, pbc=True, rtol=1e-
 
 # ------------------------------------------------------------------------------------------
 # exactness against motep
+def test_evaluate_atoms_in_a_general_cell_matches_motep():
+    """evaluate_atoms rotates a cell LAMMPS cannot take (a not along x) and rotates back."""
+    from ase import Atoms
+    from scipy.spatial.transform import Rotation
+
+    from mdargy.potentials.mtp.evaluate import evaluate_atoms
+
+    rng = np.random.default_rng(7)
+    cell = np.array([[8.6, 0, 0], [0.9, 8.2, 0], [-0.6, 0.7, 8.9]])
+    pos, types = random_config(rng, 40, cell, 3)
+    e, f, s = motep_efs(POT3, ["Cu", "P", "S"], cell, pos, types)
+    Rm = Rotation.from_euler("xyz", [0.3, -0.7, 1.1]).as_matrix()
+    at = Atoms([["Cu", "P", "S"][t - 1] for t in types], positions=pos @ Rm.T,
+               cell=cell @ Rm.T, pbc=True)
+    assert abs(at.cell.array[0, 1]) > 1.0  # not lower triangular
+    r = evaluate_atoms(POT3, at, ["Cu", "P", "S"])
+    assert r.energy_eV == pytest.approx(e, rel=1e-12)
+    assert np.abs(r.forces_eV_A - f @ Rm.T).max() < 1e-10 * np.abs(f).max()
+    from ase.stress import voigt_6_to_full_3x3_stress
+
+    s_rot = Rm @ voigt_6_to_full_3x3_stress(s) @ Rm.T
+    assert np.abs(r.stress_eV_A3 - s_rot).max() < 1e-10 * np.abs(s).max()
+    with pytest.raises(Exception, match="Se"):
+        evaluate_atoms(POT3, Atoms("CuSe", positions=[[0, 0, 0], [2, 0, 0]], cell=[6] * 3,
+                                   pbc=True), ["Cu", "P", "S"])
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_random_multispecies_periodic_matches_motep(seed):
     rng = np.random.default_rng(seed)

@@ -86,28 +86,18 @@ def mtp_calculator(mtp_path):
 
 def lammps_efs(atoms, mtp_path):
     """Energy (eV), forces (eV/Å) and ASE stress (eV/Å³, Voigt) of ``atoms`` with the MTP in
-    LAMMPS (mdargy's ``pair_style mtp``; ~100× faster than motep's calculator). A general cell
-    is rotated to LAMMPS's lower-triangular form and the results are rotated back."""
-    from ase.geometry import cell_to_cellpar, cellpar_to_cell
-    from ase.stress import full_3x3_to_voigt_6_stress, voigt_6_to_full_3x3_stress
+    LAMMPS (mdargy's ``pair_style mtp``; ~100× faster than motep's calculator, any cell shape:
+    :func:`mdargy.potentials.mtp.evaluate.evaluate_atoms`)."""
+    from ase.stress import full_3x3_to_voigt_6_stress
 
     from mdargy.lammps.runtime import get_comm
-    from mdargy.potentials.mtp.evaluate import evaluate
+    from mdargy.potentials.mtp.evaluate import evaluate_atoms
 
     get_comm(None)
     from mpi4py import MPI
 
-    cell = atoms.cell.array
-    new = cellpar_to_cell(cell_to_cellpar(cell))  # a along x, b in the xy plane
-    R = np.linalg.solve(cell, new)  # rows: new = old @ R, a rotation
-    types = np.array([SPECIES.index(s) + 1 for s in atoms.get_chemical_symbols()])
-    r = evaluate(mtp_path, SPECIES, new, atoms.positions @ R, types, comm=MPI.COMM_SELF)
-    W = np.array([[r.virial_eV[0], r.virial_eV[3], r.virial_eV[4]],
-                  [r.virial_eV[3], r.virial_eV[1], r.virial_eV[5]],
-                  [r.virial_eV[4], r.virial_eV[5], r.virial_eV[2]]])
-    sigma = -W / r.volume_A3  # ASE sign: negative under compression... in the rotated frame
-    sigma = R @ sigma @ R.T
-    return r.energy_eV, r.forces_eV_A @ R.T, full_3x3_to_voigt_6_stress(sigma)
+    r = evaluate_atoms(mtp_path, atoms, SPECIES, comm=MPI.COMM_SELF)
+    return r.energy_eV, r.forces_eV_A, full_3x3_to_voigt_6_stress(r.stress_eV_A3)
 
 
 def errors(frames, calc) -> dict:
@@ -208,7 +198,7 @@ def lammps_md(atoms, mtp_path, T_K, ps, dt_fs=1.0, seed=1, every=100, damp_ps=0.
     from mdargy.structures.load import write_lammps_data
 
     masses = {"Cu": 63.546, "P": 30.973762, "S": 32.06}
-    comm = get_comm(None).__class__  # noqa: F841  (import side effect: MPI preloaded)
+    get_comm(None)  # preloads the MPI library before mpi4py is imported
     from mpi4py import MPI
 
     nsteps = int(round(ps * 1000.0 / dt_fs))

@@ -133,3 +133,40 @@ run 0""")
         return LammpsEFS(e, f, vir, pes, sas, cas, vol)
     finally:
         lmp.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class AtomsEFS:
+    """Energy, forces and stress of an ASE ``Atoms`` in its own frame (ASE's conventions)."""
+
+    energy_eV: float
+    forces_eV_A: np.ndarray  # (n, 3)
+    stress_eV_A3: np.ndarray  # (3, 3), ASE sign: positive under tension
+
+
+def evaluate_atoms(potential, atoms, elements: Sequence[str], comm=None,
+                   style: str = "mtp") -> AtomsEFS:
+    """Evaluate an ASE ``Atoms`` of any cell shape with the MTP in LAMMPS.
+
+    LAMMPS needs a lower-triangular cell, so the configuration is rotated into one (a along x,
+    b in the xy plane), evaluated with :func:`evaluate`, and the forces and stress are rotated
+    back. ``elements`` is the potential's species order (``pair_coeff * * elements``); every
+    element of ``atoms`` must be in it.
+    """
+    from ase.geometry import cell_to_cellpar, cellpar_to_cell
+
+    symbols = atoms.get_chemical_symbols()
+    missing = sorted(set(symbols) - set(elements))
+    if missing:
+        raise InputError(f"element(s) {', '.join(missing)} not in the potential's elements "
+                         f"({', '.join(elements)})", path=potential)
+    cell = np.asarray(atoms.cell.array, dtype=float)
+    new = cellpar_to_cell(cell_to_cellpar(cell))
+    R = np.linalg.solve(cell, new)  # rows: new = old @ R, a proper rotation
+    types = np.array([list(elements).index(s) + 1 for s in symbols])
+    r = evaluate(potential, elements, new, np.asarray(atoms.positions) @ R, types, comm=comm,
+                 style=style)
+    w = r.virial_eV
+    W = np.array([[w[0], w[3], w[4]], [w[3], w[1], w[5]], [w[4], w[5], w[2]]])
+    sigma = R @ (-W / r.volume_A3) @ R.T
+    return AtomsEFS(r.energy_eV, r.forces_eV_A @ R.T, sigma)
