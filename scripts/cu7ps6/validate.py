@@ -84,8 +84,7 @@ def dos_shares(dos: dict) -> dict:
     share_lo = float(np.sum(part["Cu"][lo] * df[lo]) / np.sum(tot[lo] * df[lo]))
     ps_hi = float(np.sum((part["P"] + part["S"])[hi] * df[hi]) / np.sum(tot[hi] * df[hi]))
     peaks = {el: float(f[np.argmax(v)]) for el, v in part.items()}
-    return {"Cu_share_below_15meV": share_lo, "PS_share_above_20meV": ps_hi, "peak_meV": peaks,
-            "Cu_atom_fraction": 0.5}
+    return {"Cu_share_below_15meV": share_lo, "PS_share_above_20meV": ps_hi, "peak_meV": peaks}
 
 
 def main(argv=None):
