@@ -69,8 +69,11 @@ def dos_run(atoms, calc, T, ps, dt_fs, seed, cache: Path):
         z = np.load(cache)
         v, dt_ps = z["v"], float(z["dt_ps"])
     else:
-        at, dyn = common.langevin(atoms, calc, T, seed, dt_fs, friction=0.001)
-        dyn.run(int(500 / dt_fs))  # 0.5 ps equilibration
+        # 0.5 ps with a strong friction brings the cell to T (started from the relaxed cell,
+        # half the kinetic energy goes into the potential); then the weak friction of sampling
+        at, dyn = common.langevin(atoms, calc, T, seed, dt_fs, friction=0.02)
+        dyn.run(int(500 / dt_fs))
+        at, dyn = common.langevin(at, calc, T, seed + 1, dt_fs, friction=0.001)
         frames = []
         from ase import units
 
