@@ -88,19 +88,22 @@ def unwrap_by_continuity(positions: np.ndarray, box, out: np.ndarray | None = No
     return out
 
 
-def largest_jump_fraction(positions: np.ndarray, box) -> float:
-    """Largest displacement between consecutive frames, as a fraction of the cell (fractional
-    coordinates). Above 0.5 continuity unwrapping is ambiguous."""
+def _fractional_steps(positions, box):
+    """Displacements between consecutive frames in fractional coordinates of the later box."""
     positions = np.asarray(positions, dtype=np.float64)
     nf = positions.shape[0]
     if nf < 2:
-        return 0.0
+        return
     boxes = _boxes(box, nf)
-    worst = 0.0
     for f in range(1, nf):
-        d = (positions[f] - positions[f - 1]) @ np.linalg.inv(boxes[f])
-        worst = max(worst, float(np.max(np.abs(d))))
-    return worst
+        yield (positions[f] - positions[f - 1]) @ np.linalg.inv(boxes[f])
+
+
+def largest_jump_fraction(positions: np.ndarray, box) -> float:
+    """Largest displacement between consecutive frames, as a fraction of the cell (fractional
+    coordinates). Above 0.5 continuity unwrapping is ambiguous."""
+    return max((float(np.max(np.abs(d))) for d in _fractional_steps(positions, box)),
+               default=0.0)
 
 
 def needs_unwrap(positions: np.ndarray, box) -> bool:
@@ -113,13 +116,5 @@ def largest_minimum_image_step(positions: np.ndarray, box) -> float:
     """Largest minimum-image displacement between consecutive frames of a wrapped trajectory,
     as a fraction of the cell. Continuity unwrapping is safe well below 0.5; near 0.5 an atom
     may have moved by more than half a cell and been unwrapped into the wrong image."""
-    positions = np.asarray(positions, dtype=np.float64)
-    nf = positions.shape[0]
-    if nf < 2:
-        return 0.0
-    boxes = _boxes(box, nf)
-    worst = 0.0
-    for f in range(1, nf):
-        d = (positions[f] - positions[f - 1]) @ np.linalg.inv(boxes[f])
-        worst = max(worst, float(np.max(np.abs(d - np.round(d)))))
-    return worst
+    return max((float(np.max(np.abs(d - np.round(d)))) for d in _fractional_steps(positions, box)),
+               default=0.0)

@@ -109,13 +109,11 @@ def refit(train_all: Path, out_dir: Path, pot: Path, args, it: int) -> Path:
     import os
     import subprocess
 
-    cmd = [sys.executable, str(Path(__file__).with_name("train.py")), "--data", str(args.data),
-           "--train-file", str(train_all), "--out", str(out_dir), "--init", str(pot),
-           "--maxiter", str(args.maxiter_fit), "--seed", str(args.seed + it), "--force",
-           "--weights", *[str(w) for w in args.weights]]
-    if args.fit_ranks > 1:
-        mpirun = Path(sys.executable).with_name("mpirun")
-        cmd = [str(mpirun) if mpirun.exists() else "mpirun", "-np", str(args.fit_ranks)] + cmd
+    cmd = common.mpirun_prefix(args.fit_ranks) + [
+        sys.executable, str(Path(__file__).with_name("train.py")), "--data", str(args.data),
+        "--train-file", str(train_all), "--out", str(out_dir), "--init", str(pot),
+        "--maxiter", str(args.maxiter_fit), "--seed", str(args.seed + it), "--force",
+        "--weights", *[str(w) for w in args.weights]]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     subprocess.run(cmd, check=True, env=env, stdin=subprocess.DEVNULL)
     return out_dir / "Cu7PS6.mtp"
@@ -150,14 +148,13 @@ def main(argv=None):
                 fails += [len(all_frames) + j for j in range(max(0, len(frames) - 3), len(frames))]
             all_frames += [(k, f) for f in frames]
         grades = grade(pot, train_frames, [f for _, f in all_frames], args.seed + it)
-        # drift check: label every check_every-th frame of every run
-        calc_mtp = pot  # evaluated in LAMMPS (any cell size)
+        # drift check: label every check_every-th frame of every run (MTP evaluated in LAMMPS)
         checks = sorted(set(i for i in range(len(all_frames)) if (i % args.check_every) == args.check_every - 1)
                         | set(fails))
         checked = []
         for i in tqdm(checks, desc=f"iter {it}: label drift checks", unit="cfg"):
             ref = common.label(all_frames[i][1], calc_lab, source="al_check", labeler=args.labeler)
-            err = common.errors([ref], calc_mtp)
+            err = common.errors([ref], pot)
             checked.append((i, ref, err["energy_mae_meV_atom"], err["force_rmse_eV_A"]))
         # select extrapolative frames (spread: at most one per 10 frames)
         order = [i for i in np.argsort(-grades) if grades[i] > args.gamma]
@@ -167,7 +164,9 @@ def main(argv=None):
                 break
             if all(abs(i - j) >= 10 for j in picked):
                 picked.append(int(i))
-        new = [common.label(all_frames[i][1], calc_lab, source="al_select", labeler=args.labeler)
+        labelled = {i: ref for i, ref, _, _ in checked}  # a picked check is not labelled twice
+        new = [labelled.get(i) or common.label(all_frames[i][1], calc_lab, source="al_select",
+                                               labeler=args.labeler)
                for i in tqdm(picked, desc=f"iter {it}: label selected", unit="cfg")]
         rest = [ref for i, ref, _, _ in checked if i not in picked]
         rng = np.random.default_rng(args.seed + 1000 + it)
@@ -190,7 +189,7 @@ def main(argv=None):
             pot = refit(train_all, out_dir, pot, args, it)
             record["fit"] = (common.read_json(out_dir / "train.json", {}) or {}).get("fit")
             record["potential"] = str(pot)
-            record["n_train_after"] = len(common.read_frames(train_all))
+            record["n_train_after"] = len(train_frames) + len(new)
         record["seconds"] = time.time() - t0
         state["iterations"].append(record)
         state["converged"] = bool(converged)

@@ -84,19 +84,34 @@ def mtp_calculator(mtp_path):
     return MTP(data, engine="cext")
 
 
+def self_comm():
+    """``MPI.COMM_SELF`` (with mdargy's MPI library preloaded first): the LAMMPS instances of
+    these scripts are private to the calling process, also under ``mpirun``."""
+    from mdargy.lammps.runtime import get_comm
+
+    get_comm(None)  # preloads the MPI library before mpi4py is imported
+    from mpi4py import MPI
+
+    return MPI.COMM_SELF
+
+
+def mpirun_prefix(ranks: int) -> list[str]:
+    """``[mpirun, -np, N]`` for ``ranks`` > 1 (the venv's mpirun if there is one), else ``[]``."""
+    if ranks <= 1:
+        return []
+    mpirun = Path(sys.executable).with_name("mpirun")
+    return [str(mpirun) if mpirun.exists() else "mpirun", "-np", str(int(ranks))]
+
+
 def lammps_efs(atoms, mtp_path):
     """Energy (eV), forces (eV/Å) and ASE stress (eV/Å³, Voigt) of ``atoms`` with the MTP in
     LAMMPS (mdargy's ``pair_style mtp``; ~100× faster than motep's calculator, any cell shape:
     :func:`mdargy.potentials.mtp.evaluate.evaluate_atoms`)."""
     from ase.stress import full_3x3_to_voigt_6_stress
 
-    from mdargy.lammps.runtime import get_comm
     from mdargy.potentials.mtp.evaluate import evaluate_atoms
 
-    get_comm(None)
-    from mpi4py import MPI
-
-    r = evaluate_atoms(mtp_path, atoms, SPECIES, comm=MPI.COMM_SELF)
+    r = evaluate_atoms(mtp_path, atoms, SPECIES, comm=self_comm())
     return r.energy_eV, r.forces_eV_A, full_3x3_to_voigt_6_stress(r.stress_eV_A3)
 
 
@@ -176,11 +191,11 @@ def build_cell(phase, cells, seed, strain=0.0, rng=None):
 
 
 def lammps_md(atoms, mtp_path, T_K, ps, dt_fs=1.0, seed=1, every=100, damp_ps=0.1,
-              nve_after_ps=None, min_dist_A=1.3, log=None):
+              min_dist_A=1.3):
     """MTP molecular dynamics in LAMMPS (mdargy's ``pair_style mtp``), serial.
 
-    Langevin at ``T_K`` (damping ``damp_ps``) with velocity Verlet; after ``nve_after_ps`` the
-    thermostat is removed (NVE). Snapshots every ``every`` steps, as ASE atoms with
+    Langevin at ``T_K`` (damping ``damp_ps``) with velocity Verlet. Snapshots every ``every``
+    steps, as ASE atoms with
     ``velocities`` (Å/fs through ASE momenta) and ``info`` ``t_ps``, ``pe_eV``, ``T_inst_K``.
     A run stops early, flagged, when two atoms come closer than ``min_dist_A`` or the energy
     stops being finite.
@@ -194,19 +209,16 @@ def lammps_md(atoms, mtp_path, T_K, ps, dt_fs=1.0, seed=1, every=100, damp_ps=0.
 
     from ase.neighborlist import neighbor_list
 
-    from mdargy.lammps.runtime import create_lammps, get_comm, run_commands
+    from mdargy.io.trajectory import mass_of
+    from mdargy.lammps.runtime import create_lammps, run_commands
     from mdargy.structures.load import write_lammps_data
-
-    masses = {"Cu": 63.546, "P": 30.973762, "S": 32.06}
-    get_comm(None)  # preloads the MPI library before mpi4py is imported
-    from mpi4py import MPI
 
     nsteps = int(round(ps * 1000.0 / dt_fs))
     frames = []
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "in.data"
-        write_lammps_data(data, atoms, list(SPECIES), [masses[s] for s in SPECIES])
-        lmp = create_lammps(MPI.COMM_SELF, log=log)
+        write_lammps_data(data, atoms, list(SPECIES), [mass_of(s) for s in SPECIES])
+        lmp = create_lammps(self_comm())
         try:
             run_commands(lmp, f"""
 units metal
@@ -226,11 +238,6 @@ run 0
 """)
             done = 0
             while done < nsteps:
-                if nve_after_ps is not None and done * dt_fs / 1000.0 >= nve_after_ps:
-                    try:
-                        lmp.command("unfix bath")
-                    except Exception:
-                        pass
                 n = min(every, nsteps - done)
                 try:
                     lmp.command(f"run {n} pre no post no")

@@ -9,6 +9,8 @@ then least squares again), and rewrites motep's output in MLIP's layout with
 ``radial_funcs_count`` after ``radial_coeffs`` and cannot read its own file back). Species
 order: Cu, P, S (recorded in ``potential_tag``).
 
+``MOTEP_LOGLEVEL=20`` in the environment shows motep's own log (loss per step).
+
 Outputs: ``OUT/Cu7PS6.mtp``, ``OUT/train.json`` (settings, training and held-out errors).
 Resumable: an existing ``OUT/Cu7PS6.mtp`` is not retrained unless ``--force`` (motep cannot
 resume inside one fit); ``--init`` continues from an earlier fit (used by active learning).
@@ -66,7 +68,7 @@ def _copy_labelled(atoms):
 
 def fit(train_frames, out_mtp: Path, level=12, min_dist=1.6, cutoff=5.0, radial_size=8,
         maxiter=1000, weights=(1.0, 0.01, 0.001), init: Path | None = None, seed=11,
-        lbfgs: bool = True, optimizer: str = "lm",
+        optimizer: str = "lm",
         time_limit_s: float | None = None, record: dict | None = None) -> Path:
     """Fit an MTP to ``train_frames`` and write it (MLIP layout) to ``out_mtp``."""
     from motep.io.mlip.mtp import read_mtp as motep_read
@@ -92,7 +94,7 @@ def fit(train_frames, out_mtp: Path, level=12, min_dist=1.6, cutoff=5.0, radial_
             data = motep_read("init.mtp")
             data.species = list(common.SPECIES_Z)
             steps = [{"method": "LLS"}]
-            if optimizer == "lbfgs" and lbfgs and maxiter > 0:
+            if optimizer == "lbfgs" and maxiter > 0:
                 steps += [{"method": "minimize",
                            "kwargs": {"method": "L-BFGS-B", "options": {"maxiter": maxiter}}},
                           {"method": "LLS"}]

@@ -55,10 +55,7 @@ def parse(argv=None):
 
 
 def _mdargy(*args, ranks=1):
-    cmd = [sys.executable, "-m", "mdargy", *map(str, args)]
-    if ranks > 1:
-        mpirun = Path(sys.executable).with_name("mpirun")
-        cmd = [str(mpirun) if mpirun.exists() else "mpirun", "-np", str(ranks)] + cmd
+    cmd = common.mpirun_prefix(ranks) + [sys.executable, "-m", "mdargy", *map(str, args)]
     subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
 
 

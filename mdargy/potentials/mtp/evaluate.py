@@ -155,11 +155,10 @@ def evaluate_atoms(potential, atoms, elements: Sequence[str], comm=None,
     """
     from ase.geometry import cell_to_cellpar, cellpar_to_cell
 
+    from mdargy.structures.builders import check_elements
+
+    check_elements(atoms, elements, potential=potential)
     symbols = atoms.get_chemical_symbols()
-    missing = sorted(set(symbols) - set(elements))
-    if missing:
-        raise InputError(f"element(s) {', '.join(missing)} not in the potential's elements "
-                         f"({', '.join(elements)})", path=potential)
     cell = np.asarray(atoms.cell.array, dtype=float)
     new = cellpar_to_cell(cell_to_cellpar(cell))
     R = np.linalg.solve(cell, new)  # rows: new = old @ R, a proper rotation
