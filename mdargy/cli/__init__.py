@@ -16,7 +16,8 @@ import mdargy
 from mdargy.errors import MdargyError
 
 #: Subcommand modules, in the order ``--help`` lists them. A module not yet written is skipped.
-SUBCOMMANDS = ("info", "emd", "nemd", "msd", "dos", "kappa", "campaign", "mtp", "structure")
+SUBCOMMANDS = ("info", "emd", "nemd", "msd", "dos", "kappa", "gk", "lattice", "ionic", "campaign",
+               "mtp", "structure")
 
 
 def build_parser() -> argparse.ArgumentParser:
