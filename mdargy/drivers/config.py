@@ -213,6 +213,13 @@ class EMDConfig(_Common):
         Steps between trajectory frames (binary + LAMMPS text dump).
     text_dump : bool
         Also write the LAMMPS text dump ``traj.lammpstrj``.
+    heat_every : int
+        Steps between samples of the heat current J (``heatflux.dat``: LAMMPS ``compute
+        heat/flux`` with the centroid per-atom virial, and the velocity sum of each species)
+        during production; 0 (default) writes none. For Green-Kubo κ use an NVE production and
+        a sampling interval of about 5 fs (e.g. 5 steps of 1 fs), well below the period of the
+        fastest vibration (the cepstral analysis filters above a few THz). The pair style must
+        provide the centroid per-atom virial (mtp, lj/cut, eam, ...); others are refused.
     thermo_every : int
         Steps between rows of ``thermo.csv``.
     checkpoint_every : int
@@ -233,6 +240,7 @@ class EMDConfig(_Common):
     barostat: str = "iso"
     dump_every: int = 100
     text_dump: bool = True
+    heat_every: int = 0
 
     def __post_init__(self):
         self._check_common()
@@ -251,6 +259,14 @@ class EMDConfig(_Common):
         if int(self.production_steps) % int(self.dump_every):
             raise InputError(f"production_steps ({self.production_steps}) must be a multiple of "
                              f"dump_every ({self.dump_every})")
+        if int(self.heat_every) < 0:
+            raise InputError("heat_every must be 0 (no heat current) or a positive number of steps")
+        if int(self.heat_every):
+            for name in ("production_steps", "equilibration_steps"):
+                if int(getattr(self, name)) % int(self.heat_every):
+                    raise InputError(f"{name} ({getattr(self, name)}) must be a multiple of "
+                                     f"heat_every ({self.heat_every}): heat-current samples are "
+                                     "aligned with the step count")
 
 
 @dataclasses.dataclass

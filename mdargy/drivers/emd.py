@@ -12,6 +12,10 @@ Outputs in ``config.output_dir``:
     (Å/ps) by atom id every ``dump_every`` production steps, step 0 = start of production.
 ``traj.lammpstrj``
     The same frames as a LAMMPS ``dump custom`` text file (``id type xu yu zu vx vy vz``).
+``heatflux.dat``
+    Only with ``heat_every > 0``: the heat current J (total, convective, virial; eV Å/ps,
+    extensive) and the velocity sum of each species every ``heat_every`` production steps
+    (:mod:`mdargy.drivers.heatflux`; read it with :func:`mdargy.io.heatflux.read_heatflux`).
 ``final.data`` / ``final.extxyz``
     The final structure.
 ``metadata.json``
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +39,7 @@ import numpy as np
 from mdargy.drivers.checkpoint import (
     THERMO_COLUMNS,
     Engine,
+    box_matrix,
     RunDirectory,
     gather_frame,
     lammps_dump_frame,
@@ -42,6 +48,7 @@ from mdargy.drivers.checkpoint import (
 )
 from mdargy.drivers.common import base_commands, round_up
 from mdargy.drivers.config import EMDConfig
+from mdargy.drivers import heatflux as hf
 from mdargy.io.atomic import atomic_write_csv, atomic_write_json
 from mdargy.results import Result, provenance, software_versions
 
@@ -80,6 +87,7 @@ class EMDResult(Result):
     final_structure_path: str
     metadata_path: str
     provenance: dict
+    heatflux_path: str | None = None
 
 
 def ensemble_fix(config: EMDConfig, stage: str) -> str:
@@ -118,12 +126,17 @@ def emd_input(config: EMDConfig, data_file: str = "structure.data",
     lines += ["# production: frames of unwrapped positions and velocities every "
               f"{config.dump_every} steps (written by mdargy: {TRAJ_NAME}, {DUMP_NAME})",
               ensemble_fix(config, "production"),
-              f"dump traj all custom {config.dump_every} {DUMP_NAME} id type xu yu zu vx vy vz",
-              f"run {config.production_steps}"]
+              f"dump traj all custom {config.dump_every} {DUMP_NAME} id type xu yu zu vx vy vz"]
+    if config.heat_every:
+        lines += (["# heat current every heat_every steps (written by mdargy: "
+                   f"{hf.HEATFLUX_NAME})"] + hf.compute_commands(tel)
+                  + hf.fix_commands(tel, config.heat_every))
+    lines.append(f"run {config.production_steps}")
     return "\n".join(lines) + "\n"
 
 
-def run_emd(config: EMDConfig, comm=None, progress: bool = True) -> EMDResult:
+def run_emd(config: EMDConfig, comm=None, progress: bool = True, *, fresh: bool = False,
+            recover: bool = False) -> EMDResult:
     """Run (or resume) an EMD simulation; collective over ``comm``.
 
     Parameters
@@ -133,6 +146,11 @@ def run_emd(config: EMDConfig, comm=None, progress: bool = True) -> EMDResult:
         Defaults to ``COMM_WORLD``; any sub-communicator works.
     progress : bool
         Progress bar on rank 0.
+    fresh : bool
+        Move the outputs of an earlier run in ``output_dir`` aside (``superseded-<time>/``)
+        and start again, instead of refusing a directory made with other settings.
+    recover : bool
+        Resume from the previous checkpoint when the latest fails verification.
 
     Returns
     -------
@@ -141,13 +159,16 @@ def run_emd(config: EMDConfig, comm=None, progress: bool = True) -> EMDResult:
     Raises
     ------
     AlreadyDoneError
-        ``result.json`` exists in ``output_dir``.
+        ``result.json`` of a run with the same settings exists in ``output_dir``.
     InputError, MissingCapabilityError
         Bad structure/potential/settings; raised before any MD step.
     SimulationError
         The run blew up; the last good checkpoint is kept.
     """
-    return run_driver(config, comm, progress, _emd_loop)
+    # the files the loop appends to: every checkpoint records and every resume verifies them
+    outputs = (TRAJ_NAME, DUMP_NAME, hf.HEATFLUX_NAME)
+    return run_driver(config, comm, progress, _emd_loop, outputs=outputs, fresh=fresh,
+                      recover=recover)
 
 
 def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
@@ -165,8 +186,18 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
     elements_per_atom = [tel[t - 1] for t in types]
     masses_per_atom = [masses[t - 1] for t in types]
 
+    heat_path = rundir.path / hf.HEATFLUX_NAME
+    heat_fh = None
+    sampler = None
+
+    def heat_setup():
+        if config.heat_every:
+            eng.commands(hf.compute_commands(tel))
+            hf.check_centroid_support(eng.lmp, config.potential.pair_style)
+
     if fresh:
         eng.commands(base_commands(config, prep["data_file"], tel))
+        heat_setup()
         if config.minimize:
             eng.commands(["minimize 1.0e-10 1.0e-8 1000 10000", "reset_timestep 0"])
         eng.commands(f"velocity all create {config.temperature_K:g} {config.seed} mom yes "
@@ -178,6 +209,7 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
     else:
         rf = rundir.ckpt_dir / state["restart"]
         eng.commands(base_commands(config, None, tel, restart_file=str(rf)))
+        heat_setup()
         eng.last_checkpoint_step = state["step"]
 
     thermo_rows = [list(r) for r in state["thermo"]]
@@ -200,6 +232,9 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
                            "velocities": "Å/ps", "first_frame_step": 0,
                            "n_frames": n_frames},
             "thermo": "thermo.csv",
+            "heat_current": ({"file": hf.HEATFLUX_NAME, "heat_every": config.heat_every,
+                              "dt_ps": config.heat_every * dt_ps}
+                             if config.heat_every else None),
             "production_ensemble": config.production_ensemble,
             "temperature_K": config.temperature_K,
             "units": "LAMMPS metal",
@@ -218,6 +253,11 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
             out["dump_bytes"] = dump_fh.tell()
         else:
             out["dump_bytes"] = state.get("dump_bytes", 0)
+        if heat_fh is not None:
+            heat_fh.flush()
+            os.fsync(heat_fh.fileno())
+            out["heat_bytes"] = heat_fh.tell()
+            out["heat_next_k"] = sampler.next_k
         return out
 
     try:
@@ -251,6 +291,22 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
         ck = round_up(config.checkpoint_every, seg)
         eng.commands(ensemble_fix(config, "production"))
         k = int(state["stage_step"])
+        if config.heat_every:
+            sampler = hf.HeatFluxSampler(eng.lmp, tel, config.heat_every, dt_ps,
+                                         next_k=int(state.get("heat_next_k", 0)))
+            sampler.start(k, int(state["stage_start"]))
+
+        def heat_meta():
+            counts = [int(np.sum(types == t + 1)) for t in range(len(tel))]
+            return {"dt_ps": config.heat_every * dt_ps, "heat_every": int(config.heat_every),
+                    "timestep_fs": config.timestep_fs, "volume_A3": abs(float(np.linalg.det(box_matrix(eng.lmp)))),
+                    "temperature_K": config.temperature_K, "ensemble": config.production_ensemble,
+                    "type_elements": list(tel), "masses_amu": list(masses),
+                    "n_atoms_per_type": counts, "n_atoms": int(prep["n_atoms"]),
+                    "first_step": int(state["stage_start"]), "pair_style": config.potential.pair_style,
+                    "units": {"J": "eV*A/ps (sum over atoms: J times volume)", "vsum": "A/ps",
+                              "time": "ps"}}
+
         if rank == 0:
             box = prep["cell_A"]
             if fresh or not traj_path.exists():
@@ -273,11 +329,21 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
                     dump_fh = open(dump_path, "r+b")
                     dump_fh.truncate(int(state["dump_bytes"]))
                     dump_fh.seek(0, 2)
+            if config.heat_every:
+                if k == 0 or not heat_path.exists():
+                    heat_fh = open(heat_path, "wb")
+                    heat_fh.write(hf.header_lines(heat_meta(), tel).encode("utf-8"))
+                else:
+                    heat_fh = open(heat_path, "r+b")
+                    heat_fh.truncate(int(state["heat_bytes"]))
+                    heat_fh.seek(0, 2)
             if fresh or not meta_path.exists():
                 atomic_write_json(meta_path, metadata(0))
 
         def sample(k, th):
-            if k % config.thermo_every == 0:
+            # the first production step is the last equilibration step: one thermo row only
+            if k % config.thermo_every == 0 and not (thermo_rows and
+                                                     thermo_rows[-1][0] == th["step"]):
                 thermo_rows.append([th[key] for key in ("step", "time", "temp", "pe", "ke",
                                     "etotal", "press", "vol", "lx", "ly", "lz")] + ["production"])
             if k % config.dump_every == 0:
@@ -287,19 +353,33 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
                     if dump_fh is not None:
                         origin = eng.lmp.extract_box()[0]
                         dump_fh.write(lammps_dump_frame(k, box, types, xu, v, origin))
+            if heat_fh is not None:
+                heat_fh.write(hf.format_rows(sampler.collect(k)))
+
+        def bounds(k):
+            """fix vector sizes its storage at setup from the run's stop step: announce the
+            next checkpoint (where the fix is re-created)."""
+            if sampler is None:
+                return ""
+            s0 = int(state["stage_start"])
+            return f"start {s0} stop {s0 + min(n_pr, (k // ck + 1) * ck)}"
 
         if k == 0:
-            th = eng.run(0, "production")
+            th = eng.run(0, "production", bounds(0))
             sample(0, th)
         eng.progress_start(n_pr, k, f"EMD production ({config.production_ensemble.upper()})")
         while k < n_pr:
-            th = eng.run(seg, "production")
+            th = eng.run(seg, "production", bounds(k))
             k += seg
             sample(k, th)
             eng.progress_update(seg, T_K=th["temp"])
             if k % ck == 0 or k == n_pr:
                 state["stage_step"] = k
+                if sampler is not None:  # rows collected: drop the fix (write_restart re-inits
+                    sampler.stop()       # fixes, which fix vector cannot survive mid-storage)
                 eng.checkpoint({**state, "thermo": thermo_rows}, flush_outputs)
+                if sampler is not None and k < n_pr:
+                    sampler.start(k, int(state["stage_start"]))
         eng.progress_close()
 
         # -- final structure and result -------------------------------------------------
@@ -310,6 +390,9 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
             if dump_fh is not None:
                 dump_fh.close()
                 dump_fh = None
+            if heat_fh is not None:
+                heat_fh.close()
+                heat_fh = None
             final = _write_final(rundir.path, xu, v, box, elements_per_atom, tel, masses)
             atomic_write_csv(thermo_path, THERMO_COLUMNS + ("stage",), thermo_rows)
             n_frames = n_pr // config.dump_every + 1
@@ -325,6 +408,8 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
                 pass
         if dump_fh is not None:
             dump_fh.close()
+        if heat_fh is not None:
+            heat_fh.close()
 
 
 def _write_final(path: Path, xu, v, box, elements, tel, masses) -> Path:
@@ -367,4 +452,5 @@ def _emd_result(config, rundir, prep, rows, n_frames, final, frame_dt_ps) -> EMD
         dump_path=str(rundir.path / DUMP_NAME) if config.text_dump else None,
         thermo_path=str(rundir.path / "thermo.csv"), final_structure_path=str(final),
         metadata_path=str(rundir.path / "metadata.json"),
+        heatflux_path=str(rundir.path / hf.HEATFLUX_NAME) if config.heat_every else None,
         provenance=provenance(config=config.to_dict(), seeds={"velocity": config.seed}))

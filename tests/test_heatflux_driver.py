@@ -1,0 +1,183 @@
+"""Heat-current output of the EMD driver: file contents, kill + resume, refusal of styles without
+a centroid per-atom virial, bad files. Real small LAMMPS runs (LJ argon, 108 atoms)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mdargy.drivers.config import EMDConfig
+from mdargy.errors import InputError, MissingCapabilityError
+from mdargy.io.heatflux import read_heatflux
+from mdargy.potentials.spec import PotentialSpec, lj_argon
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "inputs" / "examples"
+MVV2E = 1.0364269e-4  # (g/mol)(Å/ps)^2 -> eV
+
+
+def argon(out, **kw):
+    base = dict(structure=str(EXAMPLES / "Ar_fcc.cif"), potential=lj_argon(), output_dir=str(out),
+                replicate=(3, 3, 3), temperature_K=50.0, timestep_fs=5.0, seed=321,
+                equilibration_steps=200, production_ensemble="nve", production_steps=400,
+                dump_every=20, thermo_every=10, checkpoint_every=100, heat_every=5)
+    base.update(kw)
+    return EMDConfig(**base)
+
+
+def run(config):
+    from mdargy.drivers import run_emd
+
+    return run_emd(config, progress=False)
+
+
+@pytest.fixture(scope="module")
+def hf_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hf") / "nve"
+    return run(argon(out)), out
+
+
+def test_file_layout_units_and_sampling(hf_run):
+    res, out = hf_run
+    assert res.heatflux_path == str(out / "heatflux.dat")
+    s = read_heatflux(out)
+    assert s.n_samples == 400 // 5 + 1
+    assert s.step[0] == 200 and s.step[-1] == 600
+    np.testing.assert_allclose(s.time_ps, np.arange(81) * 0.025, atol=1e-12)
+    assert s.dt_ps == pytest.approx(0.025)
+    assert s.species == ("Ar",) and s.n_atoms_per_species == (108,)
+    assert s.volume_A3 == pytest.approx(res.volume_A3, rel=1e-9)
+    assert s.temperature_source.startswith("thermo.csv")
+    assert s.temperature_K == pytest.approx(res.T_mean_K, rel=1e-9)
+    assert "eV*A/ps" in s.meta["units"]["J"] and s.meta["ensemble"] == "nve"
+    np.testing.assert_allclose(s.J_eVA_ps, s.Jconv_eVA_ps + s.Jvir_eVA_ps, atol=1e-12)
+    # both parts are genuinely present (a solid: the virial part dominates)
+    assert np.std(s.Jvir_eVA_ps) > np.std(s.Jconv_eVA_ps) > 0
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["heat_current"] == {"file": "heatflux.dat", "heat_every": 5, "dt_ps": 0.025}
+    # the column line is sportran's 'table' layout: name[1] name[2] name[3]
+    cols = [ln for ln in (out / "heatflux.dat").read_text().splitlines()
+            if not ln.startswith("#")][0].split()
+    assert cols[2:5] == ["J_eVA_ps[1]", "J_eVA_ps[2]", "J_eVA_ps[3]"]
+
+
+def test_species_velocity_sum_matches_the_trajectory(hf_run):
+    """Independent check against the frames of traj.mdtraj (every 20 steps = every 4th sample):
+    vsum = Σ v_i. (J itself is proven by the cluster identity test.)"""
+    from mdargy.io.binary import read_binary_trajectory
+
+    res, out = hf_run
+    s = read_heatflux(out)
+    tr = read_binary_trajectory(out / "traj.mdtraj", mmap=False)
+    assert (np.asarray(tr.steps) == s.step[::4] - 200).all()
+    np.testing.assert_allclose(s.vsum_A_ps[0, ::4], tr.velocities.sum(axis=1), atol=1e-7)
+    # total momentum ~ 0 (velocities created with mom yes), so vsum is tiny but recorded
+    assert np.abs(s.vsum_A_ps).max() < 1e-8
+
+
+def test_kill_and_resume_gives_the_same_file(hf_run, tmp_path, monkeypatch):
+    _, ref = hf_run
+    out = tmp_path / "killed"
+    for n in (2, 2, 1):  # equilibration done; killed in production twice
+        monkeypatch.setenv("MDARGY_TEST_STOP_AFTER_CHECKPOINTS", str(n))
+        with pytest.raises(KeyboardInterrupt):
+            run(argon(out))
+        # half-written rows past the checkpoint: the resume must cut them
+        with open(out / "heatflux.dat", "ab") as fh:
+            fh.write(b"999999 1.0 garbage\n")
+    monkeypatch.delenv("MDARGY_TEST_STOP_AFTER_CHECKPOINTS")
+    run(argon(out))
+    a, b = read_heatflux(ref), read_heatflux(out)
+    assert b.step.tolist() == a.step.tolist()  # no duplicate, no missing sample
+    np.testing.assert_allclose(b.J_eVA_ps, a.J_eVA_ps, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(b.Jconv_eVA_ps, a.Jconv_eVA_ps, rtol=1e-8, atol=1e-10)
+
+
+def test_style_without_centroid_virial_is_refused_before_md(tmp_path):
+    si = PotentialSpec(kind="native", style="sw", files=("lammps:Si.sw",), elements=("Si",))
+    cfg = EMDConfig(structure=str(EXAMPLES / "Si_diamond.cif"), potential=si,
+                    output_dir=str(tmp_path / "sw"), equilibration_steps=10, production_steps=10,
+                    dump_every=10, heat_every=5, temperature_K=300.0)
+    with pytest.raises(MissingCapabilityError, match="pair style 'sw'.*centroid"):
+        run(cfg)
+    assert not (tmp_path / "sw" / "thermo.csv").exists()
+    assert not (tmp_path / "sw" / "heatflux.dat").exists()
+
+
+def test_config_checks_and_dry_run(tmp_path):
+    from mdargy.drivers.emd import emd_input
+
+    with pytest.raises(InputError, match="heat_every"):
+        argon(tmp_path, heat_every=-1)
+    with pytest.raises(InputError, match="production_steps.*multiple of heat_every"):
+        argon(tmp_path, heat_every=7)
+    with pytest.raises(InputError, match="equilibration_steps.*multiple of heat_every"):
+        argon(tmp_path, heat_every=8, equilibration_steps=204)
+    text = emd_input(argon(tmp_path), type_elements=["Ar"])
+    assert "compute mdargy_hf_stress all centroid/stress/atom NULL virial" in text
+    assert "heat/flux mdargy_hf_ke mdargy_hf_pe mdargy_hf_stress" in text
+    assert "fix mdargy_hf_store all vector 5" in text
+    assert "heat/flux" not in emd_input(argon(tmp_path, heat_every=0), type_elements=["Ar"])
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_reader_rejects_gaps_interval_changes_and_foreign_files(hf_run, tmp_path):
+    _, out = hf_run
+    lines = (out / "heatflux.dat").read_text().splitlines(keepends=True)
+    head = [ln for ln in lines if ln.startswith("#")] + [lines[3]]
+    body = lines[4:]
+    gap = _write(tmp_path / "gap.dat", "".join(head + body[:10] + body[11:]))
+    with pytest.raises(InputError, match="gap.dat.*a gap between step 245 and step 255"):
+        read_heatflux(gap)
+    dup = _write(tmp_path / "dup.dat", "".join(head + body[:10] + body[9:]))
+    with pytest.raises(InputError, match="duplicate"):
+        read_heatflux(dup)
+    # sampling interval changed half-way (every 10 steps instead of 5)
+    chg = _write(tmp_path / "chg.dat", "".join(head + body[:10] + body[10::2]))
+    with pytest.raises(InputError, match="chg.dat.*gap"):
+        read_heatflux(chg)
+    odd = [ln for ln in body[:5]] + [ln.replace(ln.split()[0], str(int(ln.split()[0]) + 2), 1)
+                                      for ln in body[5:6]]
+    with pytest.raises(InputError, match="change of the sampling interval"):
+        read_heatflux(_write(tmp_path / "odd.dat", "".join(head + odd)))
+    with pytest.raises(InputError, match="not an mdargy heat-current file"):
+        read_heatflux(_write(tmp_path / "x.dat", "step a b\n1 2 3\n"))
+    with pytest.raises(InputError, match="not found.*heat_every"):
+        read_heatflux(tmp_path / "nothing")
+    nan = _write(tmp_path / "nan.dat", "".join(head + body[:3] + [body[3].replace(
+        body[3].split()[4], "nan", 1)]))
+    with pytest.raises(InputError, match="non-finite"):
+        read_heatflux(nan)
+
+
+def test_two_species_velocity_sums(tmp_path):
+    """Two species (an Ar/Kr-like LJ mixture on the fcc lattice): one vsum per species, and
+    their mass-weighted sum is the total momentum (zero)."""
+    from mdargy.structures.load import read_structure, replicate
+    import ase.io
+
+    atoms = replicate(read_structure(str(EXAMPLES / "Ar_fcc.cif")), (3, 3, 3))
+    sym = atoms.get_chemical_symbols()
+    for i in range(0, len(sym), 3):
+        sym[i] = "Kr"
+    atoms.set_chemical_symbols(sym)
+    ase.io.write(tmp_path / "ArKr.extxyz", atoms)
+    pot = PotentialSpec(kind="lj", lj={"Ar": {"epsilon_eV": 0.0104, "sigma_A": 3.40},
+                                       "Kr": {"epsilon_eV": 0.0140, "sigma_A": 3.60}},
+                        cutoff_A=8.5)
+    res = run(argon(tmp_path / "mix", structure=str(tmp_path / "ArKr.extxyz"), potential=pot,
+                    production_steps=100, equilibration_steps=100))
+    s = read_heatflux(res.output_dir)
+    assert s.species == tuple(res.type_elements) and len(s.species) == 2
+    m = np.array(s.masses_amu)[:, None, None]
+    p = (m * s.vsum_A_ps).sum(axis=0)
+    assert np.abs(p).max() < 1e-6 * np.abs(m * s.vsum_A_ps).max() + 1e-9
+    assert np.abs(s.vsum_A_ps).max() > 1.0  # the species do move against each other
