@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 
@@ -18,12 +19,19 @@ def add_common_arguments(p) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="check the inputs and print the LAMMPS input that would run; run nothing")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--fresh", action="store_true",
+                   help="start afresh in an output directory holding a run with other settings "
+                   "or a damaged checkpoint: its outputs are moved aside to "
+                   "superseded-<time>/ (nothing is deleted)")
+    p.add_argument("--recover", action="store_true",
+                   help="resume from the previous checkpoint when the latest one fails "
+                   "verification (outputs truncated, altered or missing since)")
 
 
 def collect_overrides(args) -> list[str]:
     ov = list(args.overrides)
     if args.output_dir:
-        ov.append(f'output_dir="{args.output_dir}"')
+        ov.append(f"output_dir={json.dumps(args.output_dir)}")
     if args.temperature is not None:
         ov.append(f"temperature_K={args.temperature!r}")
     if args.seed is not None:
@@ -37,8 +45,9 @@ def add_parser(sub):
         description="Run (or resume) equilibrium MD from a TOML configuration: optional "
         "minimisation, NVT/NPT equilibration, NVT/NVE production writing thermo.csv, "
         "traj.mdtraj (binary), traj.lammpstrj, final.data and metadata.json into output_dir. "
-        "Re-running a killed run continues from its last checkpoint; a finished run is reported "
-        "as done. Launch with mpirun for parallel runs.")
+        "Re-running a killed run continues from its last checkpoint after verifying it; a finished "
+        "run is reported as done; a directory made with other settings is refused (--fresh "
+        "moves it aside). Launch with mpirun for parallel runs.")
     add_common_arguments(p)
     p.set_defaults(func=run)
     return p
@@ -63,7 +72,7 @@ def run(args) -> int:
     from mdargy.drivers.emd import run_emd
 
     try:
-        res = run_emd(config, progress=not args.quiet)
+        res = run_emd(config, progress=not args.quiet, fresh=args.fresh, recover=args.recover)
     except AlreadyDoneError as exc:
         if root:
             print(f"mdargy emd: done already: {exc}", file=sys.stderr)

@@ -44,7 +44,7 @@ def run(args) -> int:
     from mdargy.drivers.nemd import run_nemd
 
     try:
-        r = run_nemd(config, progress=not args.quiet)
+        r = run_nemd(config, progress=not args.quiet, fresh=args.fresh, recover=args.recover)
     except AlreadyDoneError as exc:
         if root:
             print(f"mdargy nemd: done already: {exc}", file=sys.stderr)

@@ -9,6 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from mdargy.errors import InputError
+from mdargy.potentials.spec import lammps_path
 from mdargy.structures.load import (
     read_structure,
     replicate,
@@ -66,9 +67,9 @@ def base_commands(config, data_file: str | None, type_elements: Sequence[str],
     """System, potential, neighbour and output settings (fresh start or from a restart file)."""
     if restart_file is None:
         lines = ["units metal", "atom_style atomic", "boundary p p p",
-                 f"read_data {data_file}"]
+                 f"read_data {lammps_path(data_file)}"]
     else:
-        lines = [f"read_restart {restart_file}"]
+        lines = [f"read_restart {lammps_path(restart_file)}"]
     lines += config.potential.lammps_lines(type_elements)
     lines += [
         f"neighbor {config.neighbor_skin_A:g} bin",

