@@ -219,7 +219,8 @@ class EMDConfig(_Common):
         during production; 0 (default) writes none. For Green-Kubo κ use an NVE production and
         a sampling interval of about 5 fs (e.g. 5 steps of 1 fs), well below the period of the
         fastest vibration (the cepstral analysis filters above a few THz). The pair style must
-        provide the centroid per-atom virial (mtp, lj/cut, eam, ...); others are refused.
+        provide a correct centroid per-atom virial (mtp, lj/cut and other pair potentials);
+        others (sw, tersoff, eam, ...) are refused.
     thermo_every : int
         Steps between rows of ``thermo.csv``.
     checkpoint_every : int
