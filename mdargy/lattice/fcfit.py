@@ -351,8 +351,11 @@ def phono3py_object(unitcell, reps, mesh=None):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the 'auto' primitive-matrix notice of phonopy 4
-        return Phono3py(phonopy_atoms(unitcell), supercell_matrix=np.diag(reps),
-                        primitive_matrix="auto", mesh=mesh, log_level=0)
+        ph3 = Phono3py(phonopy_atoms(unitcell), supercell_matrix=np.diag(reps),
+                       primitive_matrix="auto", log_level=0)
+    if mesh is not None:
+        ph3.mesh_numbers = mesh
+    return ph3
 
 
 def write_phonopy_files(fcp, unitcell, reps, output_dir, write_fc3: bool = True) -> dict:
