@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from mdargy.campaign import adapters
+from mdargy.drivers.checkpoint import RunDirectory
 from mdargy.errors import MdargyError
 from mdargy.io.atomic import atomic_write_json
 
@@ -54,6 +55,17 @@ def _resume_step(run_dir: Path) -> int | None:
         return None
 
 
+def _finished(run_dir: Path, result_type):
+    """The driver's result when ``result.json`` is complete; None when absent or damaged (a
+    truncated result is not "done": the driver resumes from its checkpoint and rewrites it)."""
+    if not RunDirectory(run_dir).is_done():
+        return None
+    try:
+        return result_type.from_json(run_dir / "result.json")
+    except (ValueError, TypeError, KeyError, OSError):
+        return None
+
+
 def run_task(spec, task, workdir, comm) -> dict:
     """Execute ``task`` of campaign ``spec`` in ``workdir``, collectively on ``comm``.
 
@@ -69,9 +81,8 @@ def run_task(spec, task, workdir, comm) -> dict:
         from mdargy.drivers import run_nemd
         from mdargy.drivers.nemd import NEMDResult
 
-        if (run_dir / "result.json").exists():
-            res = NEMDResult.from_json(run_dir / "result.json")
-        else:
+        res = _rank0(comm, lambda: _finished(run_dir, NEMDResult))
+        if res is None:
             res = run_nemd(config, comm=comm, progress=False)
         return {
             "kind": "nemd", "T_K": task.T_K, "length_cells": task.params["length_cells"],
@@ -89,9 +100,8 @@ def run_task(spec, task, workdir, comm) -> dict:
     from mdargy.drivers import run_emd
     from mdargy.drivers.emd import EMDResult
 
-    if (run_dir / "result.json").exists():
-        res = EMDResult.from_json(run_dir / "result.json")
-    else:
+    res = _rank0(comm, lambda: _finished(run_dir, EMDResult))
+    if res is None:
         res = run_emd(config, comm=comm, progress=False)
     return _rank0(comm, lambda: _analyse_emd(spec, task, workdir, res, resumed_from))
 

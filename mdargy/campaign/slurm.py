@@ -45,6 +45,28 @@ def parse_walltime(text: str) -> int:
     return total
 
 
+#: what a Slurm partition, account or QOS name may hold (no spaces, quotes, newlines or shell
+#: metacharacters: they go into ``#SBATCH`` lines)
+_SLURM_NAME = re.compile(r"[A-Za-z0-9_.,:+=@%-]{1,128}")
+
+
+def _check_slurm_name(option: str, value: str) -> str:
+    if not _SLURM_NAME.fullmatch(str(value)):
+        raise InputError(f"--{option} {value!r}: a Slurm {option} name is letters, digits and "
+                         "'_.,:+=@%-' only (no spaces, newlines or shell metacharacters)")
+    return str(value)
+
+
+def _check_path(what: str, path) -> str:
+    """Refuse control characters (newlines) in a path written into the script."""
+    s = str(path)
+    bad = sorted({repr(c) for c in s if ord(c) < 32 or ord(c) == 127})
+    if bad:
+        raise InputError(f"{what} {s!r} contains {', '.join(bad)}: rename it before writing a "
+                         "batch script")
+    return s
+
+
 def slurm_script(
     campaign_file: str | Path,
     nodes: int,
@@ -98,6 +120,15 @@ def slurm_script(
         raise InputError(f"launcher must be one of {', '.join(LAUNCHERS)}")
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", job_name):
         raise InputError(f"job name {job_name!r} must be letters, digits, '_', '.', '-'")
+    if partition:
+        partition = _check_slurm_name("partition", partition)
+    if account:
+        account = _check_slurm_name("account", account)
+    _check_path("campaign file", campaign_file)
+    for what, p in (("output directory", output), ("script path", script_path),
+                    ("python", python)):
+        if p:
+            _check_path(what, p)
     limit_s = parse_walltime(time_limit)
     if margin_min is None:
         margin_min = min(60.0, max(2.0, 0.1 * limit_s / 60))
@@ -117,7 +148,7 @@ def slurm_script(
         f"#SBATCH --nodes={int(nodes)}",
         f"#SBATCH --ntasks-per-node={int(tasks_per_node)}",
         "#SBATCH --cpus-per-task=1",
-        f"#SBATCH --time={time_limit}",
+        f"#SBATCH --time={time_limit.strip()}",
         f"#SBATCH --output={job_name}-%j.out",
     ]
     if partition:
@@ -126,7 +157,7 @@ def slurm_script(
         lines.append(f"#SBATCH --account={account}")
     lines += [
         "",
-        f"# mdargy campaign: {Path(campaign_file).name}; {n} MPI ranks in {n // int(ranks_per_task)}"
+        f"# mdargy campaign: {shlex.quote(Path(campaign_file).name)}; {n} MPI ranks in {n // int(ranks_per_task)}"
         f" groups of {int(ranks_per_task)} (one LAMMPS run per group at a time).",
         "# Re-submitting this script resumes the campaign: finished tasks are skipped, interrupted",
         "# ones restart from their checkpoints. No new task starts in the last "

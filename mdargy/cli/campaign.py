@@ -92,6 +92,7 @@ def run_check(args) -> int:
     spec = load_campaign(args.file, output=args.output)
     tasks = build_tasks(spec)
     validate_tasks(spec, tasks)
+    _check_styles(spec, tasks)
     if _root():
         total = sum(t.cost for t in tasks)
         print(f"{args.file}: valid campaign {spec.name!r}, {len(tasks)} tasks, output {spec.output}")
@@ -99,6 +100,24 @@ def run_check(args) -> int:
         for t in tasks:
             print(f"{t.id:<28} {t.kind:<5} {t.T_K:>7g} {t.seed:>11d} {t.cost / total:>10.1%}")
     return 0
+
+
+def _check_styles(spec, tasks) -> None:
+    """Every pair, fix and compute style the tasks will use must exist in this LAMMPS."""
+    from mdargy.campaign.adapters import driver_config
+    from mdargy.drivers.common import driver_styles
+    from mdargy.errors import MissingCapabilityError
+    from mdargy.lammps.runtime import create_lammps, require_styles
+
+    lmp = create_lammps()
+    try:
+        for t in tasks:
+            try:
+                require_styles(lmp, driver_styles(driver_config(spec, t, spec.output / "work" / t.id)))
+            except MissingCapabilityError as exc:
+                raise MissingCapabilityError(f"{spec.path}: task {t.id}: {exc}") from None
+    finally:
+        lmp.close()
 
 
 def run_run(args) -> int:

@@ -39,6 +39,19 @@ def collect_overrides(args) -> list[str]:
     return ov
 
 
+def load_config(cls, path, overrides):
+    """Read a run configuration (TOML + overrides), checking value types first."""
+    from pathlib import Path
+
+    from mdargy.drivers.common import check_config_types
+    from mdargy.drivers.config import apply_overrides, read_toml
+
+    path = Path(path)
+    data = apply_overrides(read_toml(path), overrides)
+    check_config_types(cls, data, path)
+    return cls.from_dict(data, base_dir=path.parent, source=path)
+
+
 def add_parser(sub):
     p = sub.add_parser(
         "emd", help="equilibrium MD: trajectory of unwrapped positions and velocities",
@@ -58,7 +71,7 @@ def run(args) -> int:
     from mdargy.drivers.config import EMDConfig
     from mdargy.errors import AlreadyDoneError
 
-    config = EMDConfig.from_toml(args.config, collect_overrides(args))
+    config = load_config(EMDConfig, args.config, collect_overrides(args))
     root = is_root()
     if args.dry_run:
         from mdargy.drivers.common import prepare_structure

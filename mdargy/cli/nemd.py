@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from mdargy.cli.emd import add_common_arguments, collect_overrides
+from mdargy.cli.emd import add_common_arguments, collect_overrides, load_config
 
 
 def add_parser(sub):
@@ -30,7 +30,7 @@ def run(args) -> int:
     ov = collect_overrides(args)
     if args.method:
         ov.append(f'method="{args.method}"')
-    config = NEMDConfig.from_toml(args.config, ov)
+    config = load_config(NEMDConfig, args.config, ov)
     root = is_root()
     if args.dry_run:
         from mdargy.drivers.common import prepare_structure

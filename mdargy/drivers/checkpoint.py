@@ -799,7 +799,7 @@ def run_driver(config, comm, progress: bool, loop: Callable, styles: dict | None
     existing outputs aside and starts again; ``recover`` resumes from the previous checkpoint
     when the latest one fails verification.
     """
-    from mdargy.drivers.common import prepare_structure
+    from mdargy.drivers.common import driver_styles, prepare_structure
     from mdargy.lammps.runtime import create_lammps, get_comm, require_styles
 
     comm = get_comm(comm)
@@ -825,6 +825,7 @@ def run_driver(config, comm, progress: bool, loop: Callable, styles: dict | None
     eng = None
     try:
         config.potential.validate(lmp=lmp)
+        require_styles(lmp, driver_styles(config))
         if styles:
             require_styles(lmp, styles)
         eng = Engine(lmp, comm, rundir, config, progress, outputs=outputs, identity=identity,

@@ -56,6 +56,68 @@ def prepare_structure(config, run_path: Path, write: bool = True) -> dict:
     }
 
 
+def check_config_types(cls, data, source=None) -> None:
+    """Check the scalar values of a run configuration table against the fields of ``cls``.
+
+    A string where a number belongs (``temperature_K = "300"``) raises :class:`InputError`
+    naming the key, the expected type and the file, before the dataclass compares it with
+    anything. Unknown keys and the ``[potential]`` table are left to ``cls.from_dict``.
+    """
+    import dataclasses
+    import math
+
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        v = data[f.name]
+        ann = str(f.type)
+        if ann.startswith("tuple") or ann.startswith("PotentialSpec"):
+            if ann.startswith("tuple") and not isinstance(v, (list, tuple)):
+                raise InputError(f"{f.name} must be a list, got {v!r} ({type(v).__name__})",
+                                 source)
+            continue
+        kinds = {k.strip() for k in ann.split("|")}
+        if v is None and "None" in kinds:
+            continue
+        if "bool" in kinds:
+            ok, want = isinstance(v, bool), "true or false"
+        elif "float" in kinds:
+            ok = (isinstance(v, (int, float)) and not isinstance(v, bool)
+                  and math.isfinite(v))
+            want = "a number"
+        elif "int" in kinds:
+            ok = (isinstance(v, int) and not isinstance(v, bool)) or (
+                isinstance(v, float) and math.isfinite(v) and v == int(v))
+            want = "an integer"
+        elif "str" in kinds:
+            ok, want = isinstance(v, str), "a string"
+        else:
+            continue
+        if not ok:
+            raise InputError(f"{f.name} must be {want}, got {v!r} ({type(v).__name__})", source)
+
+
+def driver_styles(config) -> dict[str, list[str]]:
+    """Every LAMMPS pair, fix and compute style a run of ``config`` uses.
+
+    Checked against the installed LAMMPS before any MD step by the drivers, and for every task
+    by ``mdargy campaign check``.
+    """
+    styles = {k: list(v) for k, v in config.potential.required_styles().items()}
+    fixes = ["halt", "nvt", "nve"]
+    computes: list[str] = []
+    if hasattr(config, "method"):  # NEMD
+        fixes += ["ave/chunk", "langevin" if config.method == "langevin"
+                  else "thermal/conductivity"]
+        computes.append("chunk/atom")
+    elif getattr(config, "equilibration_ensemble", "nvt") == "npt":
+        fixes.append("npt")
+    styles.setdefault("fix", []).extend(fixes)
+    if computes:
+        styles.setdefault("compute", []).extend(computes)
+    return styles
+
+
 def thermo_style(extra: Sequence[str] = ()) -> str:
     from mdargy.drivers.checkpoint import THERMO_KEYS
 

@@ -208,11 +208,7 @@ def run_nemd(config: NEMDConfig, comm=None, progress: bool = True, *, fresh: boo
     AlreadyDoneError, InputError, MissingCapabilityError, SimulationError
         As :func:`mdargy.drivers.emd.run_emd`.
     """
-    fixes = ["ave/chunk", "nvt", "nve"]
-    fixes.append("langevin" if config.method == "langevin" else "thermal/conductivity")
-    return run_driver(config, comm, progress, _nemd_loop,
-                      styles={"fix": fixes, "compute": ["chunk/atom"]}, fresh=fresh,
-                      recover=recover)
+    return run_driver(config, comm, progress, _nemd_loop, fresh=fresh, recover=recover)
 
 
 def _thermo_row(th, stage):

@@ -66,11 +66,19 @@ def atomic_write_csv(path: str | os.PathLike, header: Sequence[str], rows: Itera
     return atomic_write_text(path, buf.getvalue())
 
 
+class OverwriteRefusedError(AlreadyDoneError):
+    """An output exists and was not replaced: the command did not do what it was asked, so it
+    exits non-zero (unlike a driver re-run of a finished run, which is done already)."""
+
+    exit_code = 1
+
+
 def refuse_overwrite(path: str | os.PathLike, force: bool = False) -> None:
-    """Raise :class:`AlreadyDoneError` if ``path`` exists and ``force`` is False."""
+    """Raise :class:`OverwriteRefusedError` (non-zero exit) if ``path`` exists (or is a
+    symbolic link) and ``force`` is False."""
     path = Path(path)
-    if path.exists() and not force:
-        raise AlreadyDoneError(
+    if (path.exists() or path.is_symlink()) and not force:
+        raise OverwriteRefusedError(
             f"{path} already exists: the run is finished. Use a new output directory, or "
             "--force to recompute it."
         )

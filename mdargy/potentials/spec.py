@@ -52,6 +52,23 @@ _ELEMENT_RE = re.compile(r"^[A-Z][a-z]?$")
 _LAMMPS_SPECIAL = set(" \t$#'&*?;!()[]{}")
 
 
+def _describe(v) -> str:
+    text = repr(v)
+    return f"{text[:57] + '...' if len(text) > 60 else text} ({type(v).__name__})"
+
+
+def _check_number(key: str, v, optional: bool = False, positive: bool = False) -> None:
+    """Raise :class:`InputError` naming ``key`` unless ``v`` is a finite number."""
+    import math
+
+    if v is None and optional:
+        return
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise InputError(f"{key} must be a number, got {_describe(v)}")
+    if positive and not v > 0:
+        raise InputError(f"{key} must be positive, got {v!r}")
+
+
 def lammps_path(path) -> str:
     """A file path as one LAMMPS command argument.
 
@@ -192,6 +209,24 @@ class PotentialSpec:
     base_dir: str | None = None
 
     def __post_init__(self):
+        _check_number("potential.cutoff_A", self.cutoff_A, optional=True, positive=True)
+        for name in ("lj", "masses_amu"):
+            if not isinstance(getattr(self, name), Mapping):
+                raise InputError(f"potential.{name} must be a table, got "
+                                 f"{_describe(getattr(self, name))}")
+        for el, m in self.masses_amu.items():
+            _check_number(f"potential.masses_amu.{el}", m, positive=True)
+        for el, p in self.lj.items():
+            if not isinstance(p, Mapping):
+                raise InputError(f"potential.lj.{el} must be a table such as {{ epsilon_eV = "
+                                 f"0.0104, sigma_A = 3.40 }}, got {_describe(p)}")
+            for key in ("epsilon_eV", "sigma_A"):
+                if key in p:
+                    _check_number(f"potential.lj.{el}.{key}", p[key])
+        for name in ("kind", "style", "coeff_template"):
+            if not isinstance(getattr(self, name), str):
+                raise InputError(f"potential.{name} must be a string, got "
+                                 f"{_describe(getattr(self, name))}")
         if self.kind not in KINDS:
             raise InputError(f"unknown potential kind {self.kind!r}; choose one of {', '.join(KINDS)}")
         for name in ("style_args", "files", "elements", "extra_commands"):
