@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Cu7PS6 (F-43m, random Cu, seed 1, 448 atoms) with the shipped MTP at several temperatures:
+# 10 ps NPT at 0 bar, then 200 ps NVE, frames every 20 fs. One rank, niced, resumable (a killed
+# run continues from its checkpoint; a finished one is skipped). Trajectories go to runs/ (ignored).
+#   nohup scripts/ionic/run_cu7ps6.sh > runs/ionic-cu7ps6.log 2>&1 &
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+for T in ${TEMPS:-550 300 450 650}; do
+  nice -n 10 .venv/bin/mdargy emd inputs/examples/cu7ps6_emd_550K.toml -q \
+    -T "$T" --seed "$T" -o "runs/ionic-cu7ps6-${T}K" \
+    --set production_steps=200000 --set dump_every=20 --set checkpoint_every=50000
+done
