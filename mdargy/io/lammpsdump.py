@@ -418,6 +418,20 @@ def _first_frame_columns(data: bytes, columns: tuple, path) -> dict:
     return out
 
 
+def _check_types(t: np.ndarray, types0: np.ndarray, ids: np.ndarray, frames, i0: int,
+                 path) -> None:
+    """Refuse frames in which an atom id carries another type than in frame 0."""
+    bad = t != types0[None, :]
+    if bad.any():
+        f, a = (int(x[0]) for x in np.nonzero(bad))
+        j = i0 + f
+        raise InputError(f"frame {j} (step {frames[j].step}): atom id {int(ids[a])} has type "
+                         f"{t[f, a]:g}, in frame 0 type {types0[a]:g}: the atom ids were "
+                         "reassigned between frames, so positions by id would follow other "
+                         "atoms (re-dump with stable ids, e.g. no reset_atoms id during the run)",
+                         path)
+
+
 # -- the reader -------------------------------------------------------------------------------
 
 def read_lammps_dump(
@@ -530,6 +544,12 @@ def _read(buf, path, warns, want_velocities, continuity_unwrap, engine, chunk_by
         usecols += [col[c] for c in _VELOCITIES]
     ncols = len(columns)
     numeric = "element" not in col
+    # the type of every atom in every frame must be that of its id in frame 0: a changed
+    # type means the ids were reassigned between frames (positions would follow other atoms)
+    check_types = numeric and "type" in col
+    if check_types:
+        usecols.append(col["type"])
+        types0 = first["type"][order0].astype(np.float64)
     ids_f = ids.astype(np.float64)
     contiguous_ids = bool(ids[-1] - ids[0] == n - 1)
     pos = np.empty((nf, n, 3))
@@ -576,6 +596,8 @@ def _read(buf, path, warns, want_velocities, continuity_unwrap, engine, chunk_by
             for m, d in enumerate(dest):
                 for x in range(3):
                     d[:, :, x] = cols[1 + 3 * m + x].reshape(k, n)
+            if check_types:
+                _check_types(cols[-1].reshape(k, n), types0, ids, frames, i0, path)
         else:  # atoms out of order: atom slot[f, r] is on row r of frame f
             if contiguous_ids:  # a non-integer id truncates onto another: caught as a repeat
                 slot = fid.astype(np.intp)
@@ -601,6 +623,8 @@ def _read(buf, path, warns, want_velocities, continuity_unwrap, engine, chunk_by
             for m, d in enumerate(dest):
                 for x in range(3):
                     d[:, :, x] = cols[1 + 3 * m + x].take(src).reshape(k, n)
+            if check_types:
+                _check_types(cols[-1].take(src).reshape(k, n), types0, ids, frames, i0, path)
         del cols
         if has_v and factors["velocity"] != 1.0:
             vel[i0:i1] *= factors["velocity"]

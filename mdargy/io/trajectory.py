@@ -462,7 +462,7 @@ def load_trajectory(
     else:
         raise InputError(f"unknown format {fmt!r}; use one of mdargy, lammpsdump, extxyz, "
                          "mdanalysis", path)
-    return _fill_dt(traj, timestep_fs, dump_interval, frames)
+    return _check_frames(_fill_dt(traj, timestep_fs, dump_interval, frames))
 
 
 def _slice_frames(traj: Trajectory, frames: slice) -> Trajectory:
@@ -492,12 +492,17 @@ def _fill_dt(traj: Trajectory, timestep_fs, dump_interval, frames) -> Trajectory
         if np.all(d == d[0]) and d[0] > 0:
             dump_interval = int(d[0])
         elif np.all(d > 0):
-            if timestep_fs is not None or traj.dt_ps is None:
-                _warn(f"{traj.source}: frames are not evenly spaced in steps "
-                      f"({int(d.min())} to {int(d.max())}); the time between frames uses the "
-                      f"most common interval", warns)
             vals, counts = np.unique(d, return_counts=True)
-            dump_interval = int(vals[np.argmax(counts)])
+            common = int(vals[np.argmax(counts)])
+            j = int(np.flatnonzero(d != common)[0]) + 1
+            gaps = int(np.sum(d != common))
+            raise InputError(
+                f"frames are not evenly spaced in steps: {gaps} of {len(d)} intervals differ "
+                f"from the usual {common} steps (intervals {int(d.min())} to {int(d.max())}; "
+                f"the first at frame {j}, step {int(steps[j])} after step {int(steps[j - 1])}: "
+                "frames missing or a dump of several runs). Time correlations (MSD, VACF) need "
+                "evenly spaced frames: select an evenly spaced range with frames=/--frames",
+                traj.source)
         else:
             j = int(np.flatnonzero(d <= 0)[0]) + 1
             raise InputError(f"step numbers do not increase from frame to frame (frame {j} is "
@@ -522,9 +527,65 @@ def _fill_dt(traj: Trajectory, timestep_fs, dump_interval, frames) -> Trajectory
             _warn(f"{traj.source}: timestep_fs × dump interval gives {new_dt:g} ps between "
                   f"frames but the file says {dt:g} ps; using {new_dt:g} ps", warns)
         dt = new_dt
-    elif dt is None and meta.get("timestep_ps") is not None and dump_interval is not None:
-        dt = float(meta["timestep_ps"]) * dump_interval
+    elif meta.get("timestep_ps") is not None and dump_interval is not None \
+            and meta.get("has_steps", True):
+        # the spacing follows from the file's own step numbers and MD time step
+        new_dt = float(meta["timestep_ps"]) * dump_interval
+        if dt is not None and not np.isclose(dt, new_dt, rtol=1e-9):
+            _warn(f"{traj.source}: the file's step numbers ({dump_interval} steps of "
+                  f"{float(meta['timestep_ps']):g} ps) give {new_dt:g} ps between frames but its "
+                  f"header says {dt:g} ps; using {new_dt:g} ps", warns)
+        dt = new_dt
     return traj.replace(dt_ps=dt, metadata=meta, warnings=tuple(warns))
+
+
+def _check_frames(traj: Trajectory) -> Trajectory:
+    """Look at the frames themselves: a changing cell (warned with numbers) and atoms that jump
+    implausibly far between two frames (atom ids reassigned or frames from different runs:
+    refused)."""
+    warns = list(traj.warnings)
+    boxes = traj.boxes_A
+    if traj.n_frames > 1 and np.asarray(traj.box_A).ndim == 3:
+        vol = np.abs(np.linalg.det(boxes))
+        lengths = np.linalg.norm(boxes, axis=2)
+        rel_v = (vol.max() - vol.min()) / vol.mean()
+        rel_l = float(np.max((lengths.max(0) - lengths.min(0)) / lengths.mean(0)))
+        if rel_v > 1e-9 or rel_l > 1e-9:
+            shift = rel_l * float(lengths.mean(0).max()) / 2
+            _warn(f"{traj.source}: the cell changes during the trajectory (NPT?): volume "
+                  f"{vol.min():.6g} to {vol.max():.6g} A^3 ({100 * rel_v:.3g} % of the mean), "
+                  f"edge lengths by up to {100 * rel_l:.3g} %. Positions are unwrapped with each "
+                  "frame's own cell (exact for the image count), so displacements include the "
+                  f"affine motion of the cell: up to ~{shift:.3g} A for atoms at the cell "
+                  "edge. Judge an MSD against this, or run NVT for transport", warns)
+    nf = traj.n_frames
+    if nf > 1:
+        pos = traj.positions
+        width = float(np.min(np.abs(np.linalg.det(boxes[0])) /
+                             np.linalg.norm(np.cross(boxes[0][[1, 2, 0]], boxes[0][[2, 0, 1]]),
+                                            axis=1)))
+        worst, worst_at, sq, count = 0.0, (0, 0), 0.0, 0
+        block = max(1, int(2e7 // max(1, 3 * traj.n_atoms)))
+        for j0 in range(0, nf - 1, block):
+            j1 = min(nf, j0 + block + 1)
+            d = np.linalg.norm(np.diff(np.asarray(pos[j0:j1]), axis=0), axis=2)
+            sq += float(np.sum(d * d))
+            count += d.size
+            k = int(np.argmax(d))
+            if d.flat[k] > worst:
+                f, a = divmod(k, d.shape[1])
+                worst, worst_at = float(d.flat[k]), (j0 + f, a)
+        rms = (sq / max(count, 1)) ** 0.5
+        if worst > 0.5 * width and worst > 10 * rms:
+            j, a = worst_at
+            atom = f"atom id {int(traj.ids[a])}" if traj.ids is not None else f"atom {a}"
+            raise InputError(
+                f"{atom} moves {worst:.3g} A between frame {j} (step {int(traj.steps[j])}) and "
+                f"frame {j + 1} (step {int(traj.steps[j + 1])}), more than half the cell width "
+                f"({0.5 * width:.3g} A) while atoms move {rms:.3g} A (rms) between frames: the "
+                "atom order or ids changed between frames, or frames of different runs were "
+                "joined. Positions must follow the same atom in every frame", traj.source)
+    return traj.replace(warnings=tuple(warns))
 
 
 def _load_binary(path: Path, mmap: bool, frames, velocities: bool) -> Trajectory:
