@@ -202,7 +202,7 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
             figs.append(str(p))
 
     # ------------------------------------------------------------------ EMD: MSD and D
-    from mdargy.analysis.diffusion import DiffusionResult
+    from mdargy.analysis.diffusion import DiffusionResult, is_diffusing
 
     diffusion = []
     for t in tasks:
@@ -213,7 +213,7 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
         dpath = tdir / o["diffusion"]
         for d in json.loads(dpath.read_text())["diffusion"]:
             r = DiffusionResult.from_dict(d)
-            significant = r.D_cm2_s > 0 and r.D_cm2_s >= 2 * r.D_err_cm2_s
+            significant = is_diffusing(d)  # bounded species: no D, no Arrhenius fit
             diffusion.append({"T_K": t.T_K, "species": r.species, "n_atoms": r.n_atoms,
                               "D_cm2_s": r.D_cm2_s, "D_err_cm2_s": r.D_err_cm2_s,
                               "window_ps": list(r.window_ps), "loglog_slope": r.loglog_slope,

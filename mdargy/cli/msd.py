@@ -91,16 +91,19 @@ def add_parser(sub):
         help="MSD per species, diffusion coefficients D ± σ (cm²/s), Arrhenius fit",
         description="Mean squared displacement (FFT, all time origins, per species and "
         "direction, centre-of-mass drift removed), self-diffusion coefficients from the "
-        "Einstein relation over the diffusive window with block-averaged errors, and with "
-        "several temperatures the Arrhenius law D0, Ea. Writes JSON, CSV and PNG.",
+        "Einstein relation over the diffusive window found from the data, fitted by generalised "
+        "least squares with the MSD covariance (σ calibrated on random walks); species "
+        "without a diffusive regime are reported as bounded with no D and kept out of the "
+        "Arrhenius fit D0, Ea made with several temperatures. Writes JSON, CSV and PNG.",
     )
     p.add_argument("traj", nargs="+", metavar="TRAJ",
                    help="trajectory file(s), or msd.json files from earlier runs")
     add_trajectory_arguments(p)
     p.add_argument("--window", nargs=2, type=float, metavar=("T0_PS", "T1_PS"),
                    help="fit window in ps (default: found automatically)")
-    p.add_argument("--blocks", type=int, default=5,
-                   help="independent blocks for σ(D) (default 5)")
+    p.add_argument("--blocks", type=int, default=None,
+                   help="also fit D in this many independent blocks as a cross-check (σ(D) "
+                   "always comes from the GLS fit with the MSD covariance)")
     p.add_argument("--keep-com", action="store_true",
                    help="do not remove the centre-of-mass drift")
     p.add_argument("-T", "--temperature", type=float, nargs="+", metavar="K",
@@ -114,14 +117,16 @@ def add_parser(sub):
 def _diffusion_rows(res):
     rows = []
     for d in res.diffusion:
-        rows.append([d.species, d.n_atoms, d.D_cm2_s, d.D_err_cm2_s, *d.D_xyz_cm2_s,
-                     d.window_ps[0], d.window_ps[1], d.loglog_slope,
+        rows.append([d.species, d.n_atoms, d.status, d.D_cm2_s, d.D_err_cm2_s,
+                     *d.D_xyz_cm2_s, d.window_ps[0], d.window_ps[1], d.loglog_slope,
+                     d.D_upper_cm2_s, d.D_window_spread_cm2_s,
                      "" if d.T_K is None else d.T_K])
     return rows
 
 
-DIFF_HEADER = ["species", "n_atoms", "D_cm2_s", "D_err_cm2_s", "Dx_cm2_s", "Dy_cm2_s",
-               "Dz_cm2_s", "window_start_ps", "window_end_ps", "loglog_slope", "T_K"]
+DIFF_HEADER = ["species", "n_atoms", "status", "D_cm2_s", "D_err_cm2_s", "Dx_cm2_s",
+               "Dy_cm2_s", "Dz_cm2_s", "window_start_ps", "window_end_ps", "loglog_slope",
+               "D_upper_cm2_s", "D_window_spread_cm2_s", "T_K"]
 
 
 def _write_one(res, outdir: Path, source: str):
@@ -150,18 +155,27 @@ def _print_table(res, title):
           f"{'slope':>6}")
     for d in res.diffusion:
         w = f"{d.window_ps[0]:.4g}-{d.window_ps[1]:.4g}"
-        print(f"{d.species:>8} {d.n_atoms:>6} {d.D_cm2_s:>12.4e} {d.D_err_cm2_s:>10.2e} "
-              f"{w:>20} {d.loglog_slope:>6.2f}")
+        if d.diffusing:
+            print(f"{d.species:>8} {d.n_atoms:>6} {d.D_cm2_s:>12.4e} {d.D_err_cm2_s:>10.2e} "
+                  f"{w:>20} {d.loglog_slope:>6.2f}")
+        else:
+            print(f"{d.species:>8} {d.n_atoms:>6} {'bounded':>12} {'':>10} {w:>20} "
+                  f"{d.loglog_slope:>6.2f}   (apparent D <= {d.D_upper_cm2_s:.2e})")
         for w in d.warnings:
             print(f"  warning ({d.species}): {w}")
 
 
 def _load_previous(path: Path):
-    """D values from an earlier ``msd.json``: {species: (D, err, T_K)}."""
+    """D values from an earlier ``msd.json``: {species: (D, err, T_K, diffusing)}."""
+    from mdargy.analysis.diffusion import is_diffusing
+
     try:
         d = json.loads(path.read_text())
         rows = d["diffusion"]
-        return {r["species"]: (float(r["D_cm2_s"]), float(r["D_err_cm2_s"]), r.get("T_K"))
+        nan = float("nan")
+        return {r["species"]: (nan if r["D_cm2_s"] is None else float(r["D_cm2_s"]),
+                               nan if r["D_err_cm2_s"] is None else float(r["D_err_cm2_s"]),
+                               r.get("T_K"), is_diffusing(r))
                 for r in rows}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"not an mdargy msd.json result ({exc})", path)
@@ -191,7 +205,7 @@ def run(args) -> int:
             if T is None:
                 Ts = {v[2] for v in prev.values()}
                 T = Ts.pop() if len(Ts) == 1 else None
-            per_T.append((T, {k: v[:2] for k, v in prev.items()}, str(path)))
+            per_T.append((T, {k: (v[0], v[1], v[3]) for k, v in prev.items()}, str(path)))
             continue
         traj = load(path, args)
         res = diffusion_coefficients(
@@ -211,8 +225,8 @@ def run(args) -> int:
         _write_one(res, sub, path)
         _print_table(res, f"{path}  ({traj.n_frames} frames, dt = {traj.dt_ps:g} ps"
                      + (f", T = {T:g} K)" if T is not None else ")"))
-        per_T.append((T, {d.species: (d.D_cm2_s, d.D_err_cm2_s) for d in res.diffusion},
-                      str(path)))
+        per_T.append((T, {d.species: (d.D_cm2_s, d.D_err_cm2_s, d.diffusing)
+                          for d in res.diffusion}, str(path)))
 
     if len(paths) > 1:
         _arrhenius(per_T, outdir, fit_arrhenius)
@@ -234,10 +248,11 @@ def _arrhenius(per_T, outdir, fit_arrhenius):
     print(f"{'species':>8} {'Ea (eV)':>10} {'± σ':>8} {'D0 (cm2/s)':>12} {'± σ':>10} "
           f"{'chi2_red':>9} {'n_T':>4}")
     for s in species:
-        pts = [(T, d[s][0], d[s][1]) for T, d, _ in per_T if s in d and d[s][0] > 0]
-        skipped = [T for T, d, _ in per_T if s in d and not d[s][0] > 0]
+        pts = [(T, d[s][0], d[s][1]) for T, d, _ in per_T if s in d and d[s][2]]
+        skipped = [T for T, d, _ in per_T if s in d and not d[s][2]]
         if len({p[0] for p in pts}) < 2:
-            print(f"{s:>8}  (skipped: fewer than 2 temperatures with D > 0)")
+            print(f"{s:>8}  (skipped: diffuses at fewer than 2 temperatures; bounded at "
+                  f"{', '.join(f'{t:g}' for t in skipped) or 'none'} K)")
             continue
         T, D, E = (np.array(c) for c in zip(*pts))
         err = E if np.all(E > 0) else None
@@ -249,9 +264,10 @@ def _arrhenius(per_T, outdir, fit_arrhenius):
         for w in f.warnings:
             print(f"  warning ({s}): {w}")
         if skipped:
-            print(f"  note ({s}): D <= 0 at T = {skipped} K, left out of the fit")
+            print(f"  note ({s}): bounded (no diffusive regime) at T = {skipped} K, left out "
+                  "of the fit")
     if not fits:
-        raise InputError("no species has D > 0 at 2 or more temperatures; no Arrhenius fit")
+        raise InputError("no species diffuses at 2 or more temperatures; no Arrhenius fit")
     atomic_write_json(outdir / "arrhenius.json", {"arrhenius": [f.to_dict() for f in fits]})
     atomic_write_csv(outdir / "arrhenius.csv",
                      ["species", "Ea_eV", "Ea_err_eV", "D0_cm2_s", "D0_err_cm2_s", "chi2_red",
