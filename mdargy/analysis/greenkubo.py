@@ -1,0 +1,450 @@
+"""Green–Kubo thermal conductivity from an equilibrium heat current: running integral and the
+cepstral estimate (through sportran), with multicomponent decorrelation of the mass fluxes.
+
+Green–Kubo: with the extensive current :math:`\\mathbf{J}V` (eV Å/ps, LAMMPS ``metal``),
+
+.. math:: \\kappa = \\frac{1}{3 V k_B T^2}\\int_0^\\infty
+          \\langle \\mathbf{J}V(t)\\cdot\\mathbf{J}V(0)\\rangle\\,dt .
+
+*Running integral.* The integral up to a lag :math:`t` of the autocorrelation (all time origins,
+FFT, unbiased normalisation). Its plateau is a poor estimator (its noise grows as √t), so it is
+shown for inspection only.
+
+*Cepstral estimate* (Ercole, Marcolongo & Baroni, Sci. Rep. 7, 15835 (2017)): κ is the
+zero-frequency value of the power spectrum of J; the log-periodogram is smoothed by keeping the
+first P* cepstral coefficients (chosen by the Akaike information criterion) below a cutoff
+frequency f*. The error bar σ follows from the known statistics of the periodogram; it is
+tested here on Ornstein–Uhlenbeck currents (pull distribution of unit width).
+
+*Multicomponent systems* (Bertossa, Grasselli & Baroni, Phys. Rev. Lett. 122, 255901 (2019)):
+in a system of several species the energy current can carry a non-diffusive part correlated
+with the mass fluxes (and per-atom energies have arbitrary species offsets, which enter the
+convective current as Σ_s ε_s J_s). The conductivity is the zero-frequency value of
+1/(S⁻¹)₀₀ of the cross-spectrum matrix of J and the independent mass fluxes (one species
+fewer than present: total momentum is conserved). This is the default whenever more than one
+species is present; the one-component value of such a system is reported only as a flagged
+diagnostic. In the time domain the same decorrelation is the Schur complement of the matrix of
+running integrals, L₀₀ − L₀ₘ L_mm⁻¹ L_m0, used for the running integral here.
+
+The cepstral analysis is done by ``sportran`` (Ercole, Bertossa, Grasselli, Baroni). sportran
+1.0.0rc4 calls ``numpy.trapz``, which NumPy 2.4 removed: :func:`sportran_numpy_compat` supplies
+it, only for the duration of our sportran calls, as ``numpy.trapezoid`` (NumPy's own rename of
+the same function: same signature and arithmetic), so no other code sees a patched NumPy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import threading
+import warnings
+
+import numpy as np
+
+from mdargy.errors import InputError
+from mdargy.results import Result, provenance
+
+#: Boltzmann constant, eV/K (CODATA 2018)
+KB_EV_K = 8.617333262e-5
+#: eV/(Å ps K) -> W/(m K)
+EV_A_PS_TO_W_M = 1.602176634e-19 / (1e-10 * 1e-12)
+
+#: Fewest frequency points below f* that the cepstral analysis is run on.
+MIN_FREQS_BELOW_FSTAR = 200
+
+_COMPAT_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def sportran_numpy_compat():
+    """Let sportran 1.0.0rc4 run on NumPy >= 2.4, only inside this block.
+
+    Adds ``numpy.trapz = numpy.trapezoid`` when NumPy lacks ``trapz`` and removes it on exit;
+    silences the DeprecationWarning of ``numpy.row_stack`` that sportran also uses; captures
+    sportran's log (it prints to stdout). Re-entrant and serialised by a lock.
+
+    Yields
+    ------
+    io.StringIO
+        sportran's log text.
+    """
+    with _COMPAT_LOCK:
+        added = False
+        if not hasattr(np, "trapz"):
+            np.trapz = np.trapezoid
+            added = True
+        log = io.StringIO()
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*row_stack.*", category=DeprecationWarning)
+                warnings.filterwarnings("ignore", message=".*trapz.*", category=DeprecationWarning)
+                with contextlib.redirect_stdout(log):
+                    yield log
+        finally:
+            if added:
+                del np.trapz
+
+
+def kappa_prefactor(volume_A3: float, temperature_K: float) -> float:
+    """W/(m K) per (eV Å/ps)² ps of ∫⟨JV·JV⟩/3 dt: 1 / (V k_B T²) in SI."""
+    return EV_A_PS_TO_W_M / (float(volume_A3) * KB_EV_K * float(temperature_K) ** 2)
+
+
+def _check_series(name, x, n_components=3):
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2 or x.shape[1] != n_components:
+        raise InputError(f"{name} must have shape (n_samples, 3), got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise InputError(f"{name} has non-finite values")
+    return x
+
+
+def _cross_correlations(currents: np.ndarray, n_lags: int) -> np.ndarray:
+    """C_ab(k) = ⟨x_a(t+k)·x_b(t)⟩ summed over Cartesian components, averaged over origins
+    (unbiased), for k = 0..n_lags-1. currents: (m, n, 3) -> (m, m, n_lags)."""
+    m, n, _ = currents.shape
+    nfft = 1 << int(np.ceil(np.log2(2 * n)))
+    F = np.fft.rfft(currents, n=nfft, axis=1)  # (m, nf, 3)
+    out = np.empty((m, m, n_lags))
+    for a in range(m):
+        for b in range(m):
+            c = np.fft.irfft((F[a] * F[b].conj()).sum(axis=-1), n=nfft)[:n_lags]
+            out[a, b] = c / (n - np.arange(n_lags))
+    return 0.5 * (out + out.transpose(1, 0, 2))  # the symmetric part integrates to the same κ
+
+
+def running_integral(currents, dt_ps: float, volume_A3: float, temperature_K: float,
+                     max_lag_ps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Running Green–Kubo integral κ(t), decorrelated from extra currents when given.
+
+    Parameters
+    ----------
+    currents : array (n, 3) or (m, n, 3)
+        J V (eV Å/ps) first, then any further currents (e.g. species velocity sums) to
+        decorrelate from.
+    dt_ps : float
+        Sampling interval.
+    volume_A3, temperature_K : float
+    max_lag_ps : float, optional
+        Longest lag (default: a tenth of the series, at most 100 ps).
+
+    Returns
+    -------
+    lag_ps : ndarray
+    kappa_W_mK : ndarray
+        Trapezoidal integral up to each lag times :func:`kappa_prefactor`; with extra
+        currents, the Schur complement L₀₀ − L₀ₘ L_mm⁻¹ L_m0 of the running-integral matrix.
+    """
+    X = np.asarray(currents, dtype=float)
+    if X.ndim == 2:
+        X = X[None]
+    n = X.shape[1]
+    if max_lag_ps is None:
+        max_lag_ps = min(0.1 * n * dt_ps, 100.0)
+    n_lags = int(min(n - 1, max(2, round(max_lag_ps / dt_ps) + 1)))
+    C = _cross_correlations(X, n_lags)
+    L = np.zeros_like(C)
+    L[..., 1:] = np.cumsum(0.5 * (C[..., 1:] + C[..., :-1]), axis=-1) * dt_ps
+    if X.shape[0] == 1:
+        k = L[0, 0]
+    else:
+        k = np.empty(n_lags)
+        k[0] = 0.0
+        for i in range(1, n_lags):
+            Lm = L[1:, 1:, i]
+            k[i] = L[0, 0, i] - L[0, 1:, i] @ np.linalg.solve(Lm, L[1:, 0, i])
+    lag = np.arange(n_lags) * dt_ps
+    return lag, k * kappa_prefactor(volume_A3, temperature_K) / 3.0
+
+
+@dataclasses.dataclass(frozen=True)
+class CepstralEstimate(Result):
+    """One cepstral analysis (sportran): κ ± σ, the cutoff f* and the number of coefficients."""
+
+    kappa_W_mK: float
+    kappa_err_W_mK: float
+    fstar_THz: float
+    cutoffK: int
+    n_freqs_below_fstar: int
+    n_currents: int
+    log: str
+
+
+def cepstral_kappa(currents, dt_ps: float, volume_A3: float, temperature_K: float,
+                   fstar_THz: float, aic_Kmin_corrfactor: float = 1.0) -> CepstralEstimate:
+    """Cepstral κ ± σ with sportran (multicomponent when ``currents`` holds more than J).
+
+    Parameters
+    ----------
+    currents : array (n, 3) or (m, n, 3)
+        J V (eV Å/ps) first, then the currents to decorrelate from (m - 1 <= 2: sportran needs
+        at least as many Cartesian components as currents).
+    dt_ps : float
+    volume_A3, temperature_K : float
+    fstar_THz : float
+        Cutoff frequency; the series is filtered and resampled to a Nyquist frequency f*.
+    aic_Kmin_corrfactor : float
+        Factor on the AIC choice of the number of cepstral coefficients (sportran's default 1).
+
+    Raises
+    ------
+    InputError
+        Too few currents' components, too short a series (fewer than
+        :data:`MIN_FREQS_BELOW_FSTAR` frequencies below f*), f* above the Nyquist frequency.
+    """
+    import sportran as st
+
+    X = np.asarray(currents, dtype=float)
+    m = 1 if X.ndim == 2 else X.shape[0]
+    if m > 3:
+        raise InputError(f"{m} currents: the multicomponent cepstral analysis of 3 Cartesian "
+                         "components can decorrelate from at most 2 mass fluxes (3 species)")
+    n = X.shape[-2]
+    duration = n * dt_ps
+    nyq = 0.5 / dt_ps
+    if fstar_THz > nyq * (1 + 1e-9):
+        raise InputError(f"f* = {fstar_THz:g} THz is above the Nyquist frequency "
+                         f"{nyq:g} THz of the sampling")
+    n_f = int(duration * min(fstar_THz, nyq))
+    if n_f < MIN_FREQS_BELOW_FSTAR:
+        raise InputError(
+            f"the heat-current series is too short for the cepstral analysis: {duration:g} ps "
+            f"gives {n_f} frequencies below f* = {fstar_THz:g} THz; at least "
+            f"{MIN_FREQS_BELOW_FSTAR} are needed, i.e. a run of >= "
+            f"{MIN_FREQS_BELOW_FSTAR / fstar_THz:g} ps at this f* (and, for a useful σ, many "
+            "times the heat-current correlation time: hundreds of ps for a crystal)")
+    with sportran_numpy_compat() as log:
+        j = st.HeatCurrent(X, DT_FS=dt_ps * 1000.0, UNITS="metal", TEMPERATURE=float(temperature_K),
+                           VOLUME=float(volume_A3))
+        if fstar_THz < nyq * (1 - 1e-9):
+            jf = j.resample(fstar_THz=float(fstar_THz), plot=False, verbose=False)
+        else:
+            jf = j
+        jf.cepstral_analysis(aic_Kmin_corrfactor=aic_Kmin_corrfactor)
+    return CepstralEstimate(
+        kappa_W_mK=float(jf.kappa), kappa_err_W_mK=float(jf.kappa_std),
+        fstar_THz=float(jf.Nyquist_f_THz), cutoffK=int(jf.cepf.cutoffK),
+        n_freqs_below_fstar=int(jf.NFREQS), n_currents=m, log=log.getvalue())
+
+
+def periodogram(currents, dt_ps: float, volume_A3: float, temperature_K: float,
+                smooth_THz: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Power spectrum of J as κ(ω) (W/m/K; its ω = 0 value is κ), multicomponent when extra
+    currents are given (1/(S⁻¹)₀₀); optionally a moving average over ``smooth_THz``.
+
+    Returns (freq_THz, kappa_omega_W_mK).
+    """
+    X = np.asarray(currents, dtype=float)
+    if X.ndim == 2:
+        X = X[None]
+    m, n, _ = X.shape
+    F = np.fft.rfft(X, axis=1)  # (m, nf, 3)
+    S = np.einsum("afc,bfc->fab", F, F.conj())  # summed over Cartesian components
+    if m == 1:
+        s = S[:, 0, 0].real / 3.0
+    else:
+        s = (1.0 / np.linalg.inv(S)[:, 0, 0]).real / (3 - m + 1)
+    s = s * dt_ps / n  # periodogram normalisation: <s(0)> = ∫ C dt over all times = 2 ∫_0^∞
+    freq = np.fft.rfftfreq(n, d=dt_ps)
+    kw = 0.5 * s * kappa_prefactor(volume_A3, temperature_K)
+    if smooth_THz > 0:
+        w = max(1, int(round(smooth_THz / (freq[1] - freq[0]))))
+        kw = np.convolve(kw, np.ones(w) / w, mode="same")
+    return freq, kw
+
+
+def choose_fstar(freq_THz: np.ndarray, smoothed: np.ndarray, f_min_THz: float = 0.25,
+                 f_max_THz: float = 30.0, half_width_THz: float = 0.5) -> float:
+    """The first pronounced minimum of the smoothed spectrum above ``f_min_THz``: the lowest
+    point within ± ``half_width_THz`` (sportran's guidance: f* near the first minimum of the
+    PSD, so that the low-frequency part is resolved by few coefficients). Falls back to
+    ``min(f_max_THz, Nyquist)``."""
+    df = freq_THz[1] - freq_THz[0]
+    w = max(1, int(round(half_width_THz / df)))
+    top = min(f_max_THz, freq_THz[-1])
+    idx = np.flatnonzero((freq_THz >= f_min_THz) & (freq_THz <= top))
+    for i in idx:
+        lo, hi = max(0, i - w), min(len(smoothed), i + w + 1)
+        if hi - lo < 2 * w + 1:
+            break
+        if smoothed[i] <= smoothed[lo:hi].min():
+            return float(freq_THz[i])
+    return float(top)
+
+
+@dataclasses.dataclass(frozen=True)
+class GreenKuboResult(Result):
+    """Green–Kubo thermal conductivity of one heat-current series.
+
+    ``kappa_W_mK`` ± ``kappa_err_W_mK`` is the cepstral estimate of the method in ``method``
+    (``multicomponent`` whenever more than one species is present). The one-component
+    numbers of a multi-species system (``kappa_one_component_*``) are a diagnostic, biased by
+    the mass-flux correlation: see ``flags``. ``kappa_plateau_W_mK`` is the mean of the running
+    integral over ``plateau_window_ps`` and ``kappa_plateau_spread_W_mK`` its standard
+    deviation there (not an error bar). ``fstar_scan`` holds κ ± σ at other cutoffs (a check of
+    the choice of f*). ``running_*`` are the running integral (κ(t) in W/m/K at lags in ps).
+    """
+
+    kappa_W_mK: float
+    kappa_err_W_mK: float
+    method: str
+    species: tuple
+    n_currents: int
+    kappa_one_component_W_mK: float
+    kappa_one_component_err_W_mK: float
+    fstar_THz: float
+    fstar_auto: bool
+    cutoffK: int
+    n_freqs_below_fstar: int
+    fstar_scan: tuple
+    kappa_plateau_W_mK: float
+    kappa_plateau_spread_W_mK: float
+    plateau_window_ps: tuple
+    n_samples: int
+    dt_ps: float
+    duration_ps: float
+    temperature_K: float
+    volume_A3: float
+    flags: tuple
+    running_lag_ps: np.ndarray
+    running_kappa_W_mK: np.ndarray
+    running_kappa_one_component_W_mK: np.ndarray
+    provenance: dict
+
+
+def green_kubo(J_eVA_ps, dt_ps: float, volume_A3: float, temperature_K: float,
+               species_flux=None, species: tuple = (), multicomponent: bool | None = None,
+               fstar_THz: float | None = None, max_lag_ps: float | None = None,
+               plateau_window_ps: tuple | None = None, ensemble: str = "nve",
+               inputs: dict | None = None) -> GreenKuboResult:
+    """Green–Kubo κ of a heat-current series: cepstral κ ± σ and the running integral.
+
+    Parameters
+    ----------
+    J_eVA_ps : array (n, 3)
+        Extensive heat current J V, eV Å/ps.
+    dt_ps : float
+        Sampling interval.
+    volume_A3, temperature_K : float
+    species_flux : array (n_species, n, 3), optional
+        Per-species velocity (or mass-flux) sums; required for the multicomponent analysis.
+    species : tuple of str
+        Names of the species of ``species_flux``.
+    multicomponent : bool, optional
+        Default: True when more than one species is present. False for a multi-species system
+        gives the (flagged) one-component value as the answer.
+    fstar_THz : float, optional
+        Cutoff frequency of the cepstral analysis; default: the first minimum of the smoothed
+        spectrum (:func:`choose_fstar`).
+    max_lag_ps : float, optional
+        Longest lag of the running integral.
+    plateau_window_ps : (float, float), optional
+        Window of the running integral averaged as its "plateau" (default: second half).
+    ensemble : str
+        Production ensemble of the run; anything but ``nve`` is flagged (a thermostat
+        perturbs the dynamics that carry the heat).
+    inputs : dict, optional
+        Recorded in the provenance (file, options).
+
+    Raises
+    ------
+    InputError
+        Bad shapes or values; a series too short for the cepstral analysis (the message says
+        how long it must be).
+    """
+    J = _check_series("J_eVA_ps", J_eVA_ps)
+    n = J.shape[0]
+    if not (dt_ps > 0 and volume_A3 > 0 and temperature_K > 0):
+        raise InputError("dt_ps, volume_A3 and temperature_K must be positive")
+    species = tuple(species)
+    flux = None
+    if species_flux is not None:
+        flux = np.asarray(species_flux, dtype=float)
+        if flux.ndim != 3 or flux.shape[1:] != (n, 3):
+            raise InputError(f"species_flux must have shape (n_species, {n}, 3), got {flux.shape}")
+        if not species:
+            species = tuple(f"species{i + 1}" for i in range(flux.shape[0]))
+        if len(species) != flux.shape[0]:
+            raise InputError("species and species_flux disagree in the number of species")
+    n_species = len(species) if species else 1
+    if multicomponent is None:
+        multicomponent = n_species > 1
+    flags = []
+    if multicomponent and n_species < 2:
+        raise InputError("the multicomponent analysis needs at least two species")
+    if multicomponent and flux is None:
+        raise InputError("the multicomponent analysis needs the species velocity sums")
+    if multicomponent and n_species > 3:
+        raise InputError(f"{n_species} species: sportran's multicomponent analysis of a 3-D "
+                         "current can decorrelate from at most 2 independent mass fluxes")
+    # the independent fluxes: total momentum is conserved, so the last species is dependent
+    currents = np.concatenate([J[None], flux[:-1]]) if multicomponent else J[None]
+    m = currents.shape[0]
+    if ensemble.lower() != "nve":
+        flags.append(f"production ensemble {ensemble!r}, not NVE: the thermostat perturbs the "
+                     "heat-carrying dynamics (Green–Kubo needs NVE)")
+
+    freq, smooth = periodogram(currents, dt_ps, volume_A3, temperature_K, smooth_THz=0.25)
+    fstar_auto = fstar_THz is None
+    if fstar_auto:
+        fstar_THz = choose_fstar(freq, smooth)
+    fstar_THz = float(min(fstar_THz, freq[-1]))
+    main = cepstral_kappa(currents, dt_ps, volume_A3, temperature_K, fstar_THz)
+    one = main if m == 1 else cepstral_kappa(J, dt_ps, volume_A3, temperature_K, fstar_THz)
+    if n_species > 1 and not multicomponent:
+        flags.append("ONE-COMPONENT analysis of a multi-species system: κ includes the "
+                     "non-diffusive mass-flux part of J (and per-atom energy offsets); use the "
+                     "multicomponent analysis")
+    elif multicomponent:
+        d = one.kappa_W_mK - main.kappa_W_mK
+        if abs(d) > 2 * np.hypot(one.kappa_err_W_mK, main.kappa_err_W_mK):
+            flags.append(f"the one-component κ ({one.kappa_W_mK:.4g} ± {one.kappa_err_W_mK:.2g} "
+                         f"W/m/K) differs from the multicomponent κ: it is NOT a valid "
+                         "conductivity of this system")
+    scan = []
+    for f in (0.5 * fstar_THz, 2.0 * fstar_THz):
+        if f <= freq[-1] and n * dt_ps * f >= MIN_FREQS_BELOW_FSTAR:
+            e = cepstral_kappa(currents, dt_ps, volume_A3, temperature_K, f)
+            scan.append((e.fstar_THz, e.kappa_W_mK, e.kappa_err_W_mK))
+            if abs(e.kappa_W_mK - main.kappa_W_mK) > 2 * np.hypot(e.kappa_err_W_mK,
+                                                                  main.kappa_err_W_mK):
+                flags.append(f"κ depends on the cutoff: {e.kappa_W_mK:.4g} ± "
+                             f"{e.kappa_err_W_mK:.2g} W/m/K at f* = {e.fstar_THz:.3g} THz")
+    if main.kappa_err_W_mK > 0.3 * abs(main.kappa_W_mK):
+        flags.append(f"σ/κ = {main.kappa_err_W_mK / abs(main.kappa_W_mK):.0%}: the run is too "
+                     "short for a precise κ (σ falls as 1/sqrt(duration))")
+
+    lag, run_k = running_integral(currents, dt_ps, volume_A3, temperature_K, max_lag_ps)
+    run_1 = run_k if m == 1 else running_integral(J, dt_ps, volume_A3, temperature_K, max_lag_ps)[1]
+    if plateau_window_ps is None:
+        plateau_window_ps = (0.5 * lag[-1], lag[-1])
+    a, b = (float(x) for x in plateau_window_ps)
+    sel = (lag >= a) & (lag <= b)
+    if not sel.any():
+        raise InputError(f"plateau window {a:g}-{b:g} ps holds no lag of the running integral "
+                         f"(0-{lag[-1]:g} ps)")
+    kappa = main if (multicomponent or n_species == 1) else one
+    return GreenKuboResult(
+        kappa_W_mK=kappa.kappa_W_mK, kappa_err_W_mK=kappa.kappa_err_W_mK,
+        method="multicomponent" if multicomponent else "one-component", species=species,
+        n_currents=m, kappa_one_component_W_mK=one.kappa_W_mK,
+        kappa_one_component_err_W_mK=one.kappa_err_W_mK, fstar_THz=main.fstar_THz,
+        fstar_auto=fstar_auto, cutoffK=main.cutoffK, n_freqs_below_fstar=main.n_freqs_below_fstar,
+        fstar_scan=tuple(scan), kappa_plateau_W_mK=float(run_k[sel].mean()),
+        kappa_plateau_spread_W_mK=float(run_k[sel].std()), plateau_window_ps=(a, b),
+        n_samples=n, dt_ps=float(dt_ps), duration_ps=n * float(dt_ps),
+        temperature_K=float(temperature_K), volume_A3=float(volume_A3), flags=tuple(flags),
+        running_lag_ps=lag, running_kappa_W_mK=run_k, running_kappa_one_component_W_mK=run_1,
+        provenance=provenance(**(inputs or {}), dt_ps=dt_ps, volume_A3=volume_A3,
+                              temperature_K=temperature_K, fstar_THz=fstar_THz,
+                              multicomponent=multicomponent, sportran=_sportran_version()))
+
+
+def _sportran_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("sportran")
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        return "unknown"
