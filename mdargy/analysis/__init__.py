@@ -15,6 +15,9 @@ kappa
     Length extrapolation of NEMD thermal conductivity, 1/κ = 1/κ∞ + A/L.
 dos
     Mass-weighted velocity autocorrelation and phonon density of states, harmonic Cv and S.
+greenkubo
+    Green–Kubo κ from a heat current: running integral, cepstral κ ± σ through sportran,
+    multicomponent decorrelation of the mass fluxes (default for several species).
 
 Example
 -------
