@@ -26,7 +26,7 @@ from mdargy.results import Result, provenance
 
 #: Default limits of the diffusion check (see :func:`diffusion_check`).
 MSD_GROWTH_LIMIT_A2 = 0.25
-MAX_DISPLACEMENT_A = 1.0
+MAX_DISPLACEMENT_A = 1.5
 
 
 # -- reference ----------------------------------------------------------------------------------
@@ -67,7 +67,7 @@ def make_reference(unitcell, reps: Sequence[int], box_A=None) -> Reference:
     if box_A is not None:
         box = np.asarray(box_A, dtype=float)
         target = box / np.asarray(reps)[:, None]
-        cell = uc.cell.array
+        cell = np.array(uc.cell.array)
         # the run's cell may be rotated (LAMMPS frame): compare metric tensors
         g_run, g_ref = target @ target.T, cell @ cell.T
         strain = np.abs(g_run - g_ref).max() / np.abs(g_ref).max()
@@ -80,6 +80,47 @@ def make_reference(unitcell, reps: Sequence[int], box_A=None) -> Reference:
         uc.set_scaled_positions(frac)
         scale = float((abs(np.linalg.det(target)) / abs(np.linalg.det(cell))) ** (1 / 3))
     return Reference(unitcell=uc, supercell=uc.repeat(reps), reps=reps, scale=scale)
+
+
+def symmetrized_average_reference(reference: Reference, mean_positions, box_A, elements,
+                                  symprec: float = 1e-3,
+                                  max_displacement_A: float = None) -> tuple[Reference, float]:
+    """The reference moved to the run's time-averaged positions, averaged over the supercell's
+    lattice translations and symmetrised with the space group of the reference cell.
+
+    TDEP's reference is the thermal average structure; when the potential's equilibrium differs
+    from the structure file (a structure relaxed with another model), the file's sites give
+    spurious static displacements. Returns the new reference and the largest shift (Å).
+    """
+    import spglib
+
+    max_displacement_A = MAX_DISPLACEMENT_A if max_displacement_A is None else max_displacement_A
+    uc = reference.unitcell
+    n_uc = len(uc)
+    order, d = map_to_reference(mean_positions, elements, box_A, reference.supercell,
+                                max_displacement_A, source="time-averaged positions")
+    off_cart = d.reshape(-1, n_uc, 3).mean(axis=0)  # ASE repeat order: cell-major
+    cell = np.array(uc.cell.array)
+    p = uc.get_scaled_positions(wrap=False)
+    f = p + np.linalg.solve(cell.T, off_cart.T).T
+    sym = spglib.get_symmetry((cell, p, uc.numbers), symprec=symprec)
+    acc = np.zeros_like(f)
+    for R, t in zip(sym["rotations"], sym["translations"]):
+        img = p @ R.T + t  # site k -> image of k
+        dd = img[:, None, :] - p[None, :, :]
+        dd -= np.round(dd)
+        perm = np.argmin(np.linalg.norm(dd @ cell, axis=-1), axis=1)  # op maps k -> perm[k]
+        # f_perm[k] ~ R f_k + t: back-transform f_perm[k] onto site k
+        g = f[perm] - t
+        back = np.linalg.solve(R.astype(float), g.T).T
+        shift = back - p
+        shift -= np.round(shift)
+        acc += shift
+    fsym = p + acc / len(sym["rotations"])
+    new = uc.copy()
+    new.set_scaled_positions(fsym)
+    moved = float(np.linalg.norm((fsym - p) @ cell, axis=1).max())
+    return Reference(new, new.repeat(reference.reps), reference.reps, reference.scale), moved
 
 
 # -- mapping ------------------------------------------------------------------------------------
@@ -446,11 +487,13 @@ def snapshots_from_run(run_dir, n_snapshots: int = 50, skip_ps: float = 0.0,
                        potential=None, structure=None, check_diffusion: bool = True,
                        growth_limit_A2: float = MSD_GROWTH_LIMIT_A2,
                        max_displacement_A: float = MAX_DISPLACEMENT_A,
-                       comm=None, progress=None) -> SnapshotSet:
+                       reference: str = "average", comm=None, progress=None) -> SnapshotSet:
     """``n_snapshots`` frames of an EMD run with forces recomputed in LAMMPS by the run's potential.
 
-    Frames are spread evenly over the production (after ``skip_ps``); the reference is the run's
-    structure file scaled to the mean production box. See :func:`build_snapshots`.
+    Frames are spread evenly over the production (after ``skip_ps``). The reference is the run's
+    structure file scaled to the mean production box (``reference="structure"``), by default
+    moved to the symmetrised time-averaged positions of the run (``"average"``,
+    :func:`symmetrized_average_reference`). See :func:`build_snapshots`.
     """
     from mdargy.lattice.forces import LammpsForces
 
@@ -462,6 +505,21 @@ def snapshots_from_run(run_dir, n_snapshots: int = 50, skip_ps: float = 0.0,
                          "force constants at one volume", run_dir)
     ref = make_reference(r["unitcell"], r["reps"], boxes.mean(axis=0))
     dt = traj.dt_ps
+    moved = 0.0
+    diff = None
+    if check_diffusion:  # before anything is mapped: hopping atoms have no site
+        if dt is None:
+            raise InputError("the diffusion check needs the time between frames", run_dir)
+        diff = diffusion_check(traj.positions, traj.elements, dt, growth_limit_A2,
+                               max_displacement_A)
+        if not diff.ok:
+            raise InputError(diff.message, run_dir)
+    if reference == "average":
+        ref, moved = symmetrized_average_reference(ref, traj.positions.mean(axis=0),
+                                                   boxes.mean(axis=0), traj.elements,
+                                                   max_displacement_A=max_displacement_A)
+    elif reference != "structure":
+        raise InputError(f"reference must be 'average' or 'structure', got {reference!r}")
     skip = int(round(skip_ps / dt)) if (skip_ps and dt) else 0
     frames = select_frames(traj.n_frames, n_snapshots, skip)
     import ase
@@ -469,10 +527,12 @@ def snapshots_from_run(run_dir, n_snapshots: int = 50, skip_ps: float = 0.0,
     atoms = ase.Atoms(symbols=list(traj.elements), positions=traj.positions[0], cell=boxes[0],
                       pbc=True)
     with LammpsForces(r["potential"], atoms, comm=comm) as ff:
-        return build_snapshots(
+        snaps = build_snapshots(
             traj.positions, traj.elements, boxes, ref, ff.forces, frames, dt,
-            r["temperature_K"], check_diffusion, growth_limit_A2, max_displacement_A,
+            r["temperature_K"], False, growth_limit_A2, max_displacement_A,
             source=str(run_dir), progress=progress,
             info=provenance(run_dir=str(run_dir), potential=r["potential"].to_dict(),
                             structure=r["structure"], reps=r["reps"], n_snapshots=n_snapshots,
-                            skip_ps=skip_ps)["inputs"])
+                            skip_ps=skip_ps, reference=reference,
+                            reference_shift_A=moved)["inputs"])
+    return dataclasses.replace(snaps, diffusion=diff)
