@@ -174,3 +174,45 @@ def test_thermo_has_no_repeated_step_between_stages(tmp_path):
     assert steps.tolist() == list(range(10, 101, 10))
     meta = json.loads((tmp_path / "r" / "metadata.json").read_text())
     assert meta["trajectory"]["n_frames"] == 6
+
+
+# -- the .mtp reader and the cutoff ---------------------------------------------------------
+MTP = ROOT / "tests" / "data" / "mtp" / "trained_l08_CuPS.mtp"
+
+
+def test_mtp_alpha_moments_count_beyond_the_data_is_refused(tmp_path):
+    import re
+
+    from mdargy.potentials.mtp.mtpfile import read_mtp
+
+    f = tmp_path / "big.mtp"
+    f.write_text(re.sub(r"alpha_moments_count = \d+", "alpha_moments_count = 100000000",
+                        MTP.read_text()))
+    with pytest.raises(InputError, match="alpha_moments_count = 100000000 but the file defines "
+                       "only 18 moments"):
+        read_mtp(f)
+    read_mtp(MTP)  # the real one passes
+
+
+def test_mtp_huge_cutoff_is_refused_before_lammps(tmp_path):
+    import re
+
+    from mdargy.potentials.mtp.mtpfile import read_mtp
+
+    f = tmp_path / "far.mtp"
+    f.write_text(re.sub(r"max_dist = [0-9.eE+-]+", "max_dist = 1e6", MTP.read_text()))
+    with pytest.raises(InputError, match="max_dist = 1e\\+06 A is beyond"):
+        read_mtp(f)
+
+
+def test_lj_cutoff_bounded_by_the_cell_before_allocation(tmp_path):
+    from mdargy.drivers import run_emd
+    from mdargy.drivers.config import EMDConfig
+    from mdargy.potentials.spec import lj_argon
+
+    cfg = EMDConfig(structure=str(CIF), potential=lj_argon(cutoff_A=1e6),
+                    output_dir=str(tmp_path / "r"), replicate=(2, 2, 2), production_steps=10,
+                    dump_every=10)
+    with pytest.raises(InputError, match="ghost atoms .* beyond memory"):
+        run_emd(cfg, progress=False)
+    assert not (tmp_path / "r" / "log.lammps").exists()  # refused before LAMMPS started

@@ -40,6 +40,8 @@ def prepare_structure(config, run_path: Path, write: bool = True) -> dict:
     except InputError as exc:
         raise InputError(str(exc), config.structure) from None
     pot.validate(type_elements=tel)
+    check_cutoff(pot.interaction_cutoff_A(), config.neighbor_skin_A, atoms.cell[:], len(atoms),
+                 pot.files[0] if pot.files else None)
     masses = [pot.mass(e) for e in tel]
     data = Path(run_path) / DATA_NAME
     if write:
@@ -95,6 +97,37 @@ def check_config_types(cls, data, source=None) -> None:
             continue
         if not ok:
             raise InputError(f"{f.name} must be {want}, got {v!r} ({type(v).__name__})", source)
+
+
+#: Most ghost atoms / neighbour pairs a run may need before it is refused (several GB).
+MAX_GHOST_ATOMS = 5e7
+MAX_NEIGHBOUR_PAIRS = 2e9
+
+
+def check_cutoff(cutoff_A, skin_A, cell, n_atoms: int, where=None) -> None:
+    """Refuse a cutoff that would make LAMMPS allocate ghost atoms and neighbour lists beyond
+    memory (a ``max_dist = 1e6`` typo took 2.1 GB before LAMMPS failed), before LAMMPS starts.
+
+    Estimates: ghost atoms ``n prod(1 + 2 r/w_i) - n`` for the perpendicular widths ``w_i`` of
+    the cell, neighbour pairs ``n rho 4/3 pi r^3`` with ``r`` = cutoff + skin.
+    """
+    if cutoff_A is None:
+        return
+    cell = np.asarray(cell, dtype=float)
+    vol = abs(float(np.linalg.det(cell)))
+    if not (vol > 0 and math.isfinite(float(cutoff_A))):
+        raise InputError(f"cutoff {cutoff_A} A or cell volume {vol} A^3 is not usable", where)
+    r = float(cutoff_A) + float(skin_A)
+    widths = vol / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    ghosts = n_atoms * float(np.prod(1.0 + 2.0 * r / widths)) - n_atoms
+    pairs = n_atoms * (n_atoms / vol) * 4.0 / 3.0 * math.pi * r ** 3
+    if ghosts > MAX_GHOST_ATOMS or pairs > MAX_NEIGHBOUR_PAIRS:
+        raise InputError(
+            f"a cutoff of {cutoff_A:g} A (+ {skin_A:g} A skin) in this cell (widths "
+            f"{', '.join(f'{w:.3g}' for w in widths)} A, {n_atoms} atoms) needs ~{ghosts:.2g} "
+            f"ghost atoms and ~{pairs:.2g} neighbour pairs, beyond memory (limits "
+            f"{MAX_GHOST_ATOMS:.0g} and {MAX_NEIGHBOUR_PAIRS:.0g}); check the cutoff "
+            "(cutoff_A / max_dist)", where)
 
 
 def driver_styles(config) -> dict[str, list[str]]:

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from mdargy.errors import InputError
+from mdargy.potentials.mtp.mtpfile import read_mtp
 
 KINDS = ("lj", "native", "mtp", "mlip")
 
@@ -315,6 +316,25 @@ class PotentialSpec:
             return float(self.masses_amu[element])
         return _atomic_mass(element)
 
+    def interaction_cutoff_A(self) -> float | None:
+        """The pair cutoff in Å when it can be told without LAMMPS (lj: ``cutoff_A`` or 2.5
+        σ; mtp/mlip: ``max_dist`` of the file), else None."""
+        if self.kind == "lj":
+            if self.cutoff_A is not None:
+                return float(self.cutoff_A)
+            return 2.5 * max(float(p["sigma_A"]) for p in self.lj.values())
+        if self.kind in ("mtp", "mlip") and self.files:
+            path = resolve_file(self.files[0], self.base_dir)
+            try:
+                with open(path, errors="replace") as fh:
+                    for line in fh:
+                        key, eq, val = line.partition("=")
+                        if eq and key.strip() in ("max_dist", "max", "max_val"):
+                            return float(val.split()[0])
+            except (OSError, ValueError, IndexError):
+                return None
+        return None
+
     def required_styles(self) -> dict[str, list[str]]:
         return {"pair": [self.pair_style]}
 
@@ -361,6 +381,9 @@ class PotentialSpec:
                         f"element(s) {', '.join(unknown)} of the structure are not described by "
                         f"the {self.pair_style} potential (it covers {', '.join(covered)})",
                         self.files[0] if self.files else None)
+        if self.kind == "mtp" and type_elements is not None:
+            # the whole file, declared counts against the data, before the plugin reads it
+            read_mtp(self.resolved_files()[0], require_trained=True)
         if lmp is not None:
             from mdargy.lammps.runtime import require_styles
 

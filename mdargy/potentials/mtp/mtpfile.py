@@ -54,6 +54,8 @@ from mdargy.errors import InputError
 
 SUPPORTED_VERSION = "1.1.0"
 SUPPORTED_RADIAL_BASIS = ("RBChebyshev",)
+#: Largest ``max_dist`` accepted (Angstrom): far beyond any MTP, far below what exhausts memory.
+MAX_CUTOFF_A = 50.0
 
 _KEY_ALIASES = {"min": "min_dist", "max": "max_dist", "size": "radial_basis_size",
                 "min_val": "min_dist", "max_val": "max_dist", "basis_size": "radial_basis_size"}
@@ -179,6 +181,12 @@ class MTPPotential:
                 out.append(f"alpha_index_times: moment index outside [0, {nm - 1}]")
             if (times[:, 3] < basic.shape[0]).any():
                 out.append("alpha_index_times: a contraction writes into a basic moment")
+        targets = set(times[:, 3].tolist()) if times.size else set()
+        if nm > basic.shape[0] + len(targets):
+            out.append(f"alpha_moments_count {nm}: {nm - basic.shape[0] - len(targets)} moment(s) "
+                       "are never computed (neither basic nor a contraction target)")
+        if self.max_dist > MAX_CUTOFF_A:
+            out.append(f"max_dist {self.max_dist:g} A exceeds {MAX_CUTOFF_A:g} A")
         if amap.size and (amap.min() < 0 or amap.max() >= nm):
             out.append(f"alpha_moment_mapping: index outside [0, {nm - 1}]")
         if self.radial_coeffs is not None and self.radial_coeffs.shape != (s, s, nr, nb):
@@ -428,6 +436,10 @@ def parse_mtp_text(text: str, path: str | os.PathLike | None = None,
     min_dist, max_dist = need("min_dist"), need("max_dist")
     if not (0 <= min_dist < max_dist):
         r.fail(where["max_dist"], f"need 0 <= min_dist < max_dist, got {min_dist} and {max_dist}")
+    if max_dist > MAX_CUTOFF_A:
+        r.fail(where["max_dist"], f"max_dist = {max_dist:g} A is beyond any interatomic cutoff "
+               f"(at most {MAX_CUTOFF_A:g} A is accepted; MTPs use 4-7 A): LAMMPS would build "
+               "ghost atoms and neighbour lists for it until memory runs out")
 
     # radial coefficients: shape and radial_funcs_count (before or after the block)
     rfc = vals.get("radial_funcs_count")
@@ -485,6 +497,14 @@ def parse_mtp_text(text: str, path: str | os.PathLike | None = None,
         if not (0 <= i1 < amc and 0 <= i2 < amc and len(basic) <= i3 < amc):
             r.fail(where["alpha_index_times"], f"alpha_index_times row {k} = {row}: indices "
                    f"must be in [0, {amc - 1}] and the target >= {len(basic)}")
+    # every moment is basic or the target of a contraction (targets are in range, see above)
+    targets = {int(row[3]) for row in times}
+    if amc != len(basic) + len(targets):
+        first = next(k for k in range(len(basic), amc) if k not in targets)
+        r.fail(where["alpha_moments_count"], f"alpha_moments_count = {amc} but the file defines "
+               f"only {len(basic) + len(targets)} moments ({len(basic)} basic + {len(targets)} "
+               f"contraction targets); {amc - len(basic) - len(targets)} moment(s), from index "
+               f"{first}, are never computed")
     for k, v in enumerate(amap):
         if not 0 <= v < amc:
             r.fail(where["alpha_moment_mapping"], f"alpha_moment_mapping entry {k} = {v} is "
