@@ -62,6 +62,8 @@ def test_random_walk_recovers_rates_residence_times_and_occupancies():
     # total jump rate per ion = 2 k_a k_b / (k_a + k_b)
     assert r.jump_rate_total_per_ion_ps == pytest.approx(2 * k_a * k_b / (k_a + k_b), rel=0.05)
     assert r.mean_jump_distance_A == pytest.approx(A, rel=1e-6)
+    assert r.D_jump_uncorrelated_cm2_s == pytest.approx(
+        r.jump_rate_total_per_ion_ps * A**2 / 6 * 1e-4, rel=1e-9)
     assert r.path_share["via B"] == 1.0 and r.path_share["other"] == 0.0
     assert r.n_sites == (256, 256) and r.core_fraction > 0.9 and not r.warnings
     # occupancy = ions per site
