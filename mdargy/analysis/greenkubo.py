@@ -23,8 +23,8 @@ convective current as Σ_s ε_s J_s). The conductivity is the zero-frequency val
 1/(S⁻¹)₀₀ of the cross-spectrum matrix of J and the independent mass fluxes (one species
 fewer than present: total momentum is conserved). This is the default whenever more than one
 species is present; the one-component value of such a system is reported only as a flagged
-diagnostic. In the time domain the same decorrelation is the Schur complement of the matrix of
-running integrals, L₀₀ − L₀ₘ L_mm⁻¹ L_m0, used for the running integral here.
+diagnostic. The running integral shown with it is that of J minus its instantaneous regression
+on the mass fluxes (:func:`decorrelate_instantaneous`): a picture, not the estimate.
 
 The cepstral analysis is done by ``sportran`` (Ercole, Bertossa, Grasselli, Baroni). sportran
 1.0.0rc4 calls ``numpy.trapz``, which NumPy 2.4 removed: :func:`sportran_numpy_compat` supplies
@@ -100,29 +100,38 @@ def _check_series(name, x, n_components=3):
     return x
 
 
-def _cross_correlations(currents: np.ndarray, n_lags: int) -> np.ndarray:
-    """C_ab(k) = ⟨x_a(t+k)·x_b(t)⟩ summed over Cartesian components, averaged over origins
-    (unbiased), for k = 0..n_lags-1. currents: (m, n, 3) -> (m, m, n_lags)."""
-    m, n, _ = currents.shape
-    nfft = 1 << int(np.ceil(np.log2(2 * n)))
-    F = np.fft.rfft(currents, n=nfft, axis=1)  # (m, nf, 3)
-    out = np.empty((m, m, n_lags))
-    for a in range(m):
-        for b in range(m):
-            c = np.fft.irfft((F[a] * F[b].conj()).sum(axis=-1), n=nfft)[:n_lags]
-            out[a, b] = c / (n - np.arange(n_lags))
-    return 0.5 * (out + out.transpose(1, 0, 2))  # the symmetric part integrates to the same κ
+def decorrelate_instantaneous(currents) -> tuple[np.ndarray, np.ndarray]:
+    """J minus its instantaneous linear regression on the other currents.
+
+    c = ⟨J Mᵀ⟩ ⟨M Mᵀ⟩⁻¹ (equal-time covariances over samples and Cartesian components), and
+    J' = J − c M. Adding any fixed combination of mass fluxes to J leaves the multicomponent κ
+    unchanged (Bertossa, Grasselli & Baroni 2019); this one removes, in particular, the
+    species offsets of the per-atom energies, which enter J as Σ_s ε_s (Σ_{i∈s} v_i). Its
+    one-component running integral approaches the multicomponent κ as far as the remaining
+    correlation with the mass fluxes is instantaneous; it is drawn for inspection, the
+    estimate is the cepstral one.
+
+    Returns (J' (n, 3), c (m - 1,)).
+    """
+    X = np.asarray(currents, dtype=float)
+    if X.ndim == 2 or X.shape[0] == 1:
+        return X.reshape(-1, X.shape[-2], 3)[0], np.zeros(0)
+    J, M = X[0], X[1:]
+    G = np.einsum("atc,btc->ab", M, M)
+    g = np.einsum("tc,btc->b", J, M)
+    c = np.linalg.solve(G, g)
+    return J - np.einsum("b,btc->tc", c, M), c
 
 
 def running_integral(currents, dt_ps: float, volume_A3: float, temperature_K: float,
                      max_lag_ps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Running Green–Kubo integral κ(t), decorrelated from extra currents when given.
+    """Running Green–Kubo integral κ(t) of J, after :func:`decorrelate_instantaneous` when
+    further currents are given.
 
     Parameters
     ----------
     currents : array (n, 3) or (m, n, 3)
-        J V (eV Å/ps) first, then any further currents (e.g. species velocity sums) to
-        decorrelate from.
+        J V (eV Å/ps) first, then any further currents (e.g. species velocity sums).
     dt_ps : float
         Sampling interval.
     volume_A3, temperature_K : float
@@ -133,27 +142,19 @@ def running_integral(currents, dt_ps: float, volume_A3: float, temperature_K: fl
     -------
     lag_ps : ndarray
     kappa_W_mK : ndarray
-        Trapezoidal integral up to each lag times :func:`kappa_prefactor`; with extra
-        currents, the Schur complement L₀₀ − L₀ₘ L_mm⁻¹ L_m0 of the running-integral matrix.
+        Trapezoidal integral of the autocorrelation (all time origins, unbiased) up to each
+        lag, times :func:`kappa_prefactor` / 3.
     """
-    X = np.asarray(currents, dtype=float)
-    if X.ndim == 2:
-        X = X[None]
-    n = X.shape[1]
+    J, _ = decorrelate_instantaneous(currents)
+    n = J.shape[0]
     if max_lag_ps is None:
         max_lag_ps = min(0.1 * n * dt_ps, 100.0)
     n_lags = int(min(n - 1, max(2, round(max_lag_ps / dt_ps) + 1)))
-    C = _cross_correlations(X, n_lags)
-    L = np.zeros_like(C)
-    L[..., 1:] = np.cumsum(0.5 * (C[..., 1:] + C[..., :-1]), axis=-1) * dt_ps
-    if X.shape[0] == 1:
-        k = L[0, 0]
-    else:
-        k = np.empty(n_lags)
-        k[0] = 0.0
-        for i in range(1, n_lags):
-            Lm = L[1:, 1:, i]
-            k[i] = L[0, 0, i] - L[0, 1:, i] @ np.linalg.solve(Lm, L[1:, 0, i])
+    nfft = 1 << int(np.ceil(np.log2(2 * n)))
+    F = np.fft.rfft(J, n=nfft, axis=0)
+    C = np.fft.irfft((F * F.conj()).sum(axis=1), n=nfft)[:n_lags] / (n - np.arange(n_lags))
+    k = np.zeros(n_lags)
+    k[1:] = np.cumsum(0.5 * (C[1:] + C[:-1])) * dt_ps
     lag = np.arange(n_lags) * dt_ps
     return lag, k * kappa_prefactor(volume_A3, temperature_K) / 3.0
 

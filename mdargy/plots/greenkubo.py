@@ -32,7 +32,8 @@ def plot_green_kubo(result, path=None, spectrum=None):
     k, e = result.kappa_W_mK, result.kappa_err_W_mK
     multi = result.method == "multicomponent"
     ax.plot(lag, result.running_kappa_W_mK, color="C0",
-            label="running integral" + (" (mass fluxes decorrelated)" if multi else ""))
+            label="running integral" + (", J decorrelated (instantaneous regression on the "
+                                        "mass fluxes)" if multi else ""))
     if multi or (len(result.species) > 1):
         ax.plot(lag, result.running_kappa_one_component_W_mK, color="C3", lw=0.8, ls="--",
                 label="one-component running integral (NOT valid: mass-flux part included)")
@@ -43,13 +44,14 @@ def plot_green_kubo(result, path=None, spectrum=None):
     ax.axvspan(a, b, color="0.85", zorder=0, label="plateau window (spread only, not σ)")
     ax.set_xlabel("correlation time t (ps)")
     ax.set_ylabel("κ(t) (W/m/K)")
-    top = max(np.nanmax(result.running_kappa_W_mK), k + e)
-    bottom = min(0.0, np.nanmin(result.running_kappa_W_mK))
-    if multi:  # scale to the valid curve; the one-component one may leave the frame
-        ax.set_ylim(bottom, 1.6 * top if top > 0 else None)
+    if multi:  # scale to the valid curve (past its first 0.2 ps); the one-component one may
+        late = np.asarray(result.running_kappa_W_mK)[lag > 0.2]  # leave the frame
+        if late.size:
+            lo, hi = np.nanpercentile(late, [0.5, 99.5])
+            ax.set_ylim(min(0.0, lo), 1.5 * max(hi, k + e))
     ax.set_title(f"Green–Kubo, {result.temperature_K:.0f} K, {result.duration_ps:.0f} ps "
                  f"({', '.join(result.species) or 'one species'})", fontsize=10)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=6.5, loc="upper right")
     if two:
         f, s = (np.asarray(x) for x in spectrum)
         ax2 = fig.add_subplot(2, 1, 2)
