@@ -181,3 +181,33 @@ def test_two_species_velocity_sums(tmp_path):
     p = (m * s.vsum_A_ps).sum(axis=0)
     assert np.abs(p).max() < 1e-6 * np.abs(m * s.vsum_A_ps).max() + 1e-9
     assert np.abs(s.vsum_A_ps).max() > 1.0  # the species do move against each other
+
+
+def test_two_ranks_match_serial_and_resume_exactly(hf_run, tmp_path):
+    """mpirun -np 2: the same heat current as the serial run (summation order aside), and a run
+    stopped after its 3rd checkpoint and resumed writes the same file as an uninterrupted one."""
+    import subprocess
+
+    _, ref = hf_run
+    py, mpirun = str(ROOT / ".venv" / "bin" / "python"), str(ROOT / ".venv" / "bin" / "mpirun")
+    args = [str(EXAMPLES / "lj_argon_emd.toml"), "-q", "--set", "replicate=[3, 3, 3]",
+            "--set", "seed=321", "--set", "equilibration_steps=200", "--set",
+            "production_steps=400", "--set", "dump_every=20", "--set", "thermo_every=10",
+            "--set", "checkpoint_every=100", "--set", "heat_every=5", "-T", "50",
+            "--set", "max_temperature_K=1000"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [mpirun, "-np", "2", py, "-m", "mdargy", "emd", *args]
+    full = subprocess.run(cmd + ["-o", str(tmp_path / "np2")], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert full.returncode == 0, full.stderr
+    cut = subprocess.run(cmd + ["-o", str(tmp_path / "cut")], capture_output=True, text=True,
+                         timeout=300, env=dict(env, MDARGY_TEST_STOP_AFTER_CHECKPOINTS="4"))
+    assert cut.returncode == 130
+    res = subprocess.run(cmd + ["-o", str(tmp_path / "cut")], capture_output=True, text=True,
+                         timeout=300, env=env)
+    assert res.returncode == 0, res.stderr
+    a, b = read_heatflux(tmp_path / "np2"), read_heatflux(tmp_path / "cut")
+    assert a.step.tolist() == b.step.tolist() == list(range(200, 601, 5))
+    np.testing.assert_allclose(b.J_eVA_ps, a.J_eVA_ps, rtol=0, atol=1e-9)
+    s = read_heatflux(ref)  # serial, same structure, seed and settings
+    np.testing.assert_allclose(a.J_eVA_ps, s.J_eVA_ps, atol=1e-5 * np.abs(s.J_eVA_ps).max())
