@@ -215,30 +215,29 @@ def compute_phonons(unitcell, reps: Sequence[int], fc2, temperature_K: float = f
     elements = tuple(prim.symbols)
     q, x, X, labels = band_path(prim.cell, npoints)
     ph.run_qpoints(q, with_eigenvectors=True, with_group_velocities=True)
-    qd = ph.get_qpoints_dict()
-    freq = np.asarray(qd["frequencies"])
-    w = element_weights(qd["eigenvectors"], elements)
-    gv = np.linalg.norm(np.asarray(qd["group_velocities"]), axis=-1)
+    qd = ph.qpoints
+    freq = np.asarray(qd.frequencies)
+    w = element_weights(qd.eigenvectors, elements)
+    gv = np.linalg.norm(np.asarray(qd.group_velocities), axis=-1)
     imag = _imaginary(q, freq, imaginary_tol_THz, "path")
     m = (int(mesh),) * 3 if np.isscalar(mesh) else tuple(int(v) for v in mesh)
     ph.run_mesh(m, with_eigenvectors=True, is_mesh_symmetry=False, with_group_velocities=True)
-    md = ph.get_mesh_dict()
-    mf = np.asarray(md["frequencies"])
-    imag += _imaginary(md["qpoints"], mf, imaginary_tol_THz, "mesh")
-    speed_ac = float(np.linalg.norm(np.asarray(md["group_velocities"])[:, :3], axis=-1).mean()
+    md = ph.mesh
+    mf = np.asarray(md.frequencies)
+    imag += _imaginary(md.qpoints, mf, imaginary_tol_THz, "mesh")
+    speed_ac = float(np.linalg.norm(np.asarray(md.group_velocities)[:, :3], axis=-1).mean()
                      * 100.0)
     kw = {} if dos_step_THz is None else {"freq_pitch": dos_step_THz}
     ph.run_total_dos(**kw)
-    td = ph.get_total_dos_dict()
-    fpts = np.asarray(td["frequency_points"])
-    tot = np.asarray(td["total_dos"])
+    fpts = np.asarray(ph.total_dos.frequency_points)
+    tot = np.asarray(ph.total_dos.dos)
     ph.run_projected_dos(**kw)
-    pd = np.asarray(ph.get_projected_dos_dict()["projected_dos"])  # (n_prim, nf)
+    pd = np.asarray(ph.projected_dos.projected_dos)  # (n_prim, nf)
     els = np.asarray(elements)
     by_el = {str(e): pd[els == e].sum(axis=0) for e in dict.fromkeys(elements)}
     integral = float(np.trapezoid(tot, fpts))
     ph.run_qpoints([[0, 0, 0]])
-    g = np.sort(np.asarray(ph.get_qpoints_dict()["frequencies"])[0])[:3]
+    g = np.sort(np.asarray(ph.qpoints.frequencies)[0])[:3]
     fmin = float(min(freq.min(), mf.min()))
     return PhononResult(
         temperature_K=float(temperature_K), elements=elements, n_atoms_primitive=len(prim),

@@ -464,18 +464,40 @@ def read_run(run_dir, potential=None, structure=None):
     if not (run / "result.json").is_file():
         raise InputError("the run is not finished (no result.json); finish it with mdargy emd", run)
     traj = load_trajectory(traj_path, velocities=False)
+    # paths in metadata.json are relative to the folder the run was started from: try the
+    # working directory, then the run folder and its parents
+    bases = [Path.cwd(), run.resolve(), *run.resolve().parents[:4]]
+
+    def _find(name):
+        if name is None or Path(name).is_absolute():
+            return name
+        for b in bases:
+            if (b / name).exists():
+                return str(b / name)
+        return name
+
     if potential is None:
         if "potential" not in inputs:
             raise InputError("metadata.json names no potential; pass one", meta_path)
-        potential = PotentialSpec.from_dict(inputs["potential"])
+        pd = dict(inputs["potential"])
+        files = pd.get("files") or []
+        if files and pd.get("base_dir") is not None:
+            pd["base_dir"] = _find(pd["base_dir"])
+        elif files:
+            pd["files"] = [_find(f) for f in files]
+        potential = PotentialSpec.from_dict(pd)
         missing = [f for f in potential.resolved_files() if not f.is_file()]
         if missing:
             raise InputError(f"the run's potential file {missing[0]} is not found from the "
-                             "working directory; run from the folder the EMD ran in or pass the "
-                             "potential", meta_path)
-    structure = structure or inputs.get("structure")
+                             "working directory or the run folder; pass the potential "
+                             "(potential=, --potential)", meta_path)
+    structure = structure or _find(inputs.get("structure"))
     if not structure:
         raise InputError("metadata.json names no structure; pass the reference cell", meta_path)
+    if not Path(structure).is_file():
+        raise InputError(f"the run's structure file {structure!r} is not found from the working "
+                         "directory or the run folder; pass the reference cell (structure=, "
+                         "--structure)", meta_path)
     unitcell = read_structure(structure)
     return {"trajectory": traj, "potential": potential, "unitcell": unitcell,
             "reps": tuple(inputs.get("replicate", (1, 1, 1))),
