@@ -144,12 +144,20 @@ def _mesh(v):
 def run_fit(args) -> int:
     from mdargy.io.atomic import refuse_overwrite
     from mdargy.lattice.fcfit import fit_force_constants
-    from mdargy.lattice.snapshots import SnapshotSet, snapshots_from_run
+    from mdargy.lattice.snapshots import snapshots_from_run
 
     say = _say(args) or (lambda m: None)
     out = Path(args.output)
     for name in ("fit.json", "fc2.hdf5", "fc3.hdf5", "snapshots.npz"):
         refuse_overwrite(out / name, args.force)
+    if args.cutoffs:  # refuse too-long cutoffs before any LAMMPS work
+        from mdargy.lattice.fcfit import resolve_cutoffs
+        from mdargy.lattice.snapshots import make_reference, read_run
+
+        r = read_run(args.run_dir, _potential(args), args.structure)
+        box = np.asarray(r["trajectory"].boxes_A).mean(axis=0)
+        resolve_cutoffs(make_reference(r["unitcell"], r["reps"], box).supercell, args.cutoffs,
+                        args.max_order)
     out.mkdir(parents=True, exist_ok=True)
     say(f"snapshots: {args.snapshots} frames of {args.run_dir}, forces in LAMMPS")
     snaps = snapshots_from_run(
