@@ -225,3 +225,40 @@ def test_diffusion_check_on_arrays():
     assert not bad.ok and bad.growth_A2[0] > 1.0
     # expected MSD growth of the walk: 3 × 0.04 Å² per frame × 50 frames
     assert bad.growth_A2[0] == pytest.approx(6.0, rel=0.35)
+
+
+def test_symmetrised_average_reference_recovers_a_symmetric_shift():
+    """Mean positions = the P2_13 cell with the P x parameter changed by 0.01 (the orbit of
+    (x+δ, x+δ, x+δ) under the space group) plus noise; the symmetrised average recovers it."""
+    import spglib
+
+    from mdargy.lattice.snapshots import make_reference, symmetrized_average_reference
+    from mdargy.structures.load import read_structure
+
+    uc = read_structure("inputs/structures/Cu7PS6_P213_derived.cif")
+    ref = make_reference(uc, (2, 2, 2))
+    frac = uc.get_scaled_positions()
+    sym = spglib.get_symmetry((uc.cell[:], frac, uc.numbers), symprec=1e-3)
+    p_idx = [i for i, s in enumerate(uc.get_chemical_symbols()) if s == "P"]
+    x0 = frac[p_idx[0]]
+    assert np.allclose(x0, x0[0])  # the 4a site (x, x, x)
+    orbit = np.array([R @ (x0 + 0.01) + t for R, t in zip(sym["rotations"],
+                                                            sym["translations"])]) % 1.0
+    new = frac.copy()
+    for i in p_idx:
+        d = orbit - frac[i]
+        d -= np.round(d)
+        new[i] = frac[i] + d[np.argmin(np.linalg.norm(d, axis=1))]
+    target = uc.copy()
+    target.set_scaled_positions(new)
+    mean = target.repeat((2, 2, 2)).positions
+    rng = np.random.default_rng(1)
+    mean = mean + rng.normal(0, 0.02, mean.shape)
+    out, moved = symmetrized_average_reference(ref, mean, ref.supercell.cell.array,
+                                               ref.supercell.get_chemical_symbols())
+    shift = np.linalg.norm(out.unitcell.positions - uc.positions, axis=1)
+    expect = np.linalg.norm(target.positions - uc.positions, axis=1)
+    assert expect[p_idx].min() == pytest.approx(0.01 * np.sqrt(3) * uc.cell[0, 0], rel=1e-6)
+    np.testing.assert_allclose(shift, expect, atol=0.01)
+    assert spglib.get_spacegroup((out.unitcell.cell[:], out.unitcell.get_scaled_positions(),
+                                  out.unitcell.numbers), symprec=1e-4) == "P2_13 (198)"
