@@ -51,6 +51,8 @@ __all__ = [
     "sigma_factor_S_cm",
     "ConductivityResult",
     "ionic_conductivity",
+    "fit_conductivity_arrhenius",
+    "conductivity_points",
 ]
 
 #: Formal charges (e) used when the user gives none: Cu7PS6 as Cu⁺, P⁵⁺, S²⁻
@@ -146,6 +148,8 @@ class ConductivityResult(Result):
         data, so it is an upper estimate).
     window_ps : (t_start, t_end)
         Fit window of the charge MSD.
+    intercept_e2A2 : float
+        Intercept of the GLS line.
     loglog_slope : float
     time_ps : ndarray (n_lags,)
     charge_msd_e2A2 : ndarray (n_lags,)
@@ -166,6 +170,7 @@ class ConductivityResult(Result):
     haven_ratio: float
     haven_ratio_err: float
     window_ps: tuple
+    intercept_e2A2: float
     loglog_slope: float
     time_ps: np.ndarray
     charge_msd_e2A2: np.ndarray
@@ -179,7 +184,8 @@ class ConductivityResult(Result):
         nan = float("nan")
         fix = {k: (nan if getattr(r, k) is None else float(getattr(r, k)))
                for k in ("sigma_S_cm", "sigma_err_S_cm", "sigma_NE_S_cm", "sigma_NE_err_S_cm",
-                         "haven_ratio", "haven_ratio_err", "gls_chi2_red", "loglog_slope")}
+                         "haven_ratio", "haven_ratio_err", "gls_chi2_red", "loglog_slope",
+                         "intercept_e2A2")}
         return dataclasses.replace(r, **fix, time_ps=np.asarray(r.time_ps, float),
                                    charge_msd_e2A2=np.asarray(r.charge_msd_e2A2, float),
                                    window_ps=tuple(r.window_ps), warnings=tuple(r.warnings))
@@ -218,9 +224,10 @@ def ionic_conductivity(
     diffusion : DiffusionAnalysis, optional
         Tracer D per species (for σ_NE); computed with the same window rules when None.
     window_ps : (float, float), optional
-        Fit window of the charge MSD; found from its log-log slope (``tol``) when None, and if
-        the charge MSD is too noisy for that, the window of the fastest diffusing species is
-        used (with a warning).
+        Fit window of the charge MSD; by default the diffusive window of the fastest diffusing
+        species' tracer MSD (the charge MSD, a single collective coordinate, is too noisy to
+        find the end of the rattling regime itself); its own log-log slope (``tol``) when no
+        species diffuses.
 
     Returns
     -------
@@ -257,21 +264,17 @@ def ionic_conductivity(
                              "sigma")
     sigma_NE = float(sum(ne.values()))
     sigma_NE_err = math.sqrt(ne_var)
-    if window_ps is None:
-        win, w = find_diffusive_window(cm.time_ps, y, tol=tol, end_fraction=end_fraction)
-        if any("no diffusive regime" in x for x in w):
-            fast = [d for d in diffusion.diffusion if d.diffusing]
-            if fast:
-                best = max(fast, key=lambda d: d.D_cm2_s)
-                win = best.window_ps
-                warns.append(
-                    "the charge MSD is too noisy for its own diffusive window; the window of "
-                    f"{best.species} ({win[0]:.4g}-{win[1]:.4g} ps) is used"
-                )
-            else:
-                warns += w
-    else:
+    fast = [d for d in diffusion.diffusion if d.diffusing]
+    if window_ps is not None:
         win = (float(window_ps[0]), float(window_ps[1]))
+    elif fast:
+        # the charge MSD is one "particle": too noisy to locate the end of the sub-diffusive
+        # (rattling) regime itself; the tracer MSD of the fastest species marks it
+        best = max(fast, key=lambda d: d.D_cm2_s)
+        win = best.window_ps
+    else:
+        win, w = find_diffusive_window(cm.time_ps, y, tol=tol, end_fraction=end_fraction)
+        warns += w
     lags = fit_lags(n_frames, dt_ps, win, n_fit_points)
     var = squared_displacement_variance(X, lags, np.zeros(1, int), 1)[0]
     g = gls_diffusion_fit(y, var, lags, 1, n_frames, dt_ps)
@@ -301,6 +304,7 @@ def ionic_conductivity(
         haven_ratio=float(H),
         haven_ratio_err=float(H_err),
         window_ps=tuple(float(v) for v in win),
+        intercept_e2A2=float(g.intercept),
         loglog_slope=float(ein.loglog_slope),
         time_ps=cm.time_ps,
         charge_msd_e2A2=y,
@@ -313,3 +317,28 @@ def ionic_conductivity(
             n_fit_points=n_fit_points, min_significance=min_significance,
         ),
     )
+
+
+def fit_conductivity_arrhenius(T_K, sigma_S_cm, sigma_err_S_cm=None):
+    """Arrhenius law of the ionic conductivity, :math:`\\sigma T = A \\exp(-E_a/k_BT)`.
+
+    Fitted as :func:`mdargy.analysis.diffusion.fit_arrhenius` on :math:`\\sigma T` (S K/cm);
+    the result's ``D0_cm2_s`` field holds the prefactor A in S K/cm and ``species`` is
+    ``"sigma*T"``. Temperatures without a conductivity (NaN: bounded) must be left out by the
+    caller (:func:`conductivity_points`).
+    """
+    from mdargy.analysis.diffusion import fit_arrhenius
+
+    T = np.asarray(T_K, float)
+    s = np.asarray(sigma_S_cm, float)
+    e = None if sigma_err_S_cm is None else np.asarray(sigma_err_S_cm, float) * T
+    return fit_arrhenius(T, s * T, e, species="sigma*T")
+
+
+def conductivity_points(results):
+    """(T_K, sigma_S_cm, sigma_err_S_cm) arrays of the results that have a conductivity, and
+    the temperatures left out (bounded)."""
+    ok = [r for r in results if r.sigma_status == "diffusive" and math.isfinite(r.sigma_S_cm)]
+    left = [r.T_K for r in results if r not in ok]
+    return (np.array([r.T_K for r in ok]), np.array([r.sigma_S_cm for r in ok]),
+            np.array([r.sigma_err_S_cm for r in ok]), left)

@@ -254,7 +254,7 @@ class SiteJumpResult(Result):
     jump_rate_total_per_ion_ps : float
     mean_jump_distance_A : float
     D_jump_uncorrelated_cm2_s : float
-        :math:`\Gamma \langle l^2\rangle / 6` from the jump rate and the mean squared jump
+        :math:`\\Gamma \\langle l^2\\rangle / 6` from the jump rate and the mean squared jump
         length: the tracer D if successive jumps were uncorrelated (a cross-check of the MSD's D;
         back-and-forth jumps make the real D smaller).
     path_share : dict {path name: fraction of jumps}
