@@ -71,7 +71,8 @@ def test_gk_errors_are_one_line(argon_run, tmp_path):
     r = gk(tmp_path / "nothing")
     assert r.returncode == 2 and "heat_every" in r.stderr and "Traceback" not in r.stderr
     r = gk(argon_run / "heatflux.dat", "-o", tmp_path / "o", "--fstar-THz", "1")
-    assert r.returncode == 2 and "too short" in r.stderr and "ps" in r.stderr
+    assert r.returncode == 2 and "heatflux.dat: the heat-current series is too short" in r.stderr
+    assert ">= 200 ps at this f*" in r.stderr
     assert "Traceback" not in r.stderr
     r = subprocess.run([PY, "-m", "mdargy", "gk", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "--fstar-THz" in r.stdout and "W/m/K" in r.stdout

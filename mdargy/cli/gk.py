@@ -76,11 +76,15 @@ def run(args) -> int:
     _say(args, f"{len(J)} samples every {s.dt_ps * 1000:g} fs ({len(J) * s.dt_ps:g} ps), "
          f"T = {s.temperature_K:.2f} K ({s.temperature_source}), V = {s.volume_A3:.1f} Å³, "
          f"species {' '.join(s.species)}; cepstral analysis (sportran) ...")
-    res = green_kubo(
-        J, s.dt_ps, s.volume_A3, s.temperature_K, species_flux=flux, species=s.species,
-        multicomponent=False if args.one_component else None, fstar_THz=args.fstar_THz,
-        max_lag_ps=args.max_lag_ps, plateau_window_ps=args.plateau_ps, ensemble=s.ensemble,
-        inputs={"file": s.path, "skip_ps": args.skip_ps, "temperature_source": s.temperature_source})
+    try:
+        res = green_kubo(
+            J, s.dt_ps, s.volume_A3, s.temperature_K, species_flux=flux, species=s.species,
+            multicomponent=False if args.one_component else None, fstar_THz=args.fstar_THz,
+            max_lag_ps=args.max_lag_ps, plateau_window_ps=args.plateau_ps, ensemble=s.ensemble,
+            inputs={"file": s.path, "skip_ps": args.skip_ps,
+                    "temperature_source": s.temperature_source})
+    except InputError as exc:
+        raise InputError(str(exc), s.path) from None
     _say(args, "running integral and figure ...")
     d = res.to_dict()
     for key in ("running_lag_ps", "running_kappa_W_mK", "running_kappa_one_component_W_mK"):
