@@ -57,6 +57,7 @@ import numpy as np
 
 from mdargy.errors import AlreadyDoneError, InputError, MdargyError, SimulationError
 from mdargy.io.atomic import atomic_write_bytes, atomic_write_json
+from mdargy.io.integrity import extend_record, file_sha256, record_problem
 from mdargy.potentials.spec import lammps_path
 
 STATE_VERSION = 2
@@ -106,22 +107,6 @@ class _Broadcast:
         if err is not None:
             raise err
         return res
-
-
-def file_sha256(path, start: int = 0, end: int | None = None) -> str:
-    """SHA-256 (hex) of the bytes ``[start, end)`` of a file (the whole file by default)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        left = None if end is None else max(0, int(end) - int(start))
-        while left is None or left > 0:
-            chunk = fh.read(1 << 22 if left is None else min(1 << 22, left))
-            if not chunk:
-                break
-            h.update(chunk)
-            if left is not None:
-                left -= len(chunk)
-    return h.hexdigest()
 
 
 class RunDirectory:
@@ -346,25 +331,10 @@ def refuse_other_identity(rundir: RunDirectory, old: dict, new: dict, what: str)
 
 # -- output integrity ---------------------------------------------------------------------
 def record_outputs(rundir: RunDirectory, names, previous: dict | None) -> dict:
-    """Lengths and checksums of the registered output files (rank 0, after they are flushed).
-
-    Each record is ``{"bytes": n, "segments": [[start, end, sha256], ...]}``: the segments of
-    the previous record are kept and only the bytes appended since are read.
-    """
-    out = {}
+    """Integrity records (:mod:`mdargy.io.integrity`) of the registered output files (rank 0,
+    after they are flushed); only the bytes appended since ``previous`` are read."""
     previous = previous or {}
-    for name in names:
-        p = rundir.path / name
-        size = p.stat().st_size if p.exists() else 0
-        prev = previous.get(name) or {"bytes": 0, "segments": []}
-        segs = [list(s) for s in prev.get("segments", [])]
-        end = int(prev.get("bytes", 0))
-        if size < end:  # the file shrank while the run wrote it: record it afresh
-            segs, end = [], 0
-        if size > end:
-            segs.append([end, size, file_sha256(p, end, size)])
-        out[name] = {"bytes": size, "segments": segs}
-    return out
+    return {name: extend_record(rundir.path / name, previous.get(name)) for name in names}
 
 
 def output_problems(rundir: RunDirectory, state: dict) -> list[str]:
@@ -379,28 +349,46 @@ def output_problems(rundir: RunDirectory, state: dict) -> list[str]:
             problems.append(f"restart file {rf.name} is damaged (its SHA-256 differs from the "
                             "one recorded when it was written)")
     for name, rec in (state.get("outputs") or {}).items():
-        p = rundir.path / name
-        need = int(rec.get("bytes", 0))
-        if p.is_symlink():
-            problems.append(f"{name} is a symbolic link")
-            continue
-        if need == 0:
-            continue
-        if not p.exists():
-            problems.append(f"{name} is missing (the checkpoint at step {state['step']} recorded "
-                            f"{need} bytes)")
-            continue
-        size = p.stat().st_size
-        if size < need:
-            problems.append(f"{name} was truncated: {size} bytes, the checkpoint at step "
-                            f"{state['step']} recorded {need}")
-            continue
-        for s0, s1, sha in rec.get("segments", []):
-            if file_sha256(p, s0, s1) != sha:
-                problems.append(f"{name} was altered: bytes {s0}-{s1} differ from the checkpoint "
-                                f"at step {state['step']}")
-                break
+        problem = record_problem(rundir.path / name, rec, f"the checkpoint at step {state['step']}")
+        if problem:
+            problems.append(problem)
     return problems
+
+
+#: what a finished run's manifest leaves out (informative, or needed only to resume)
+_NOT_IN_MANIFEST = ("log.lammps", "profile.png", "checkpoints", IDENTITY_NAME)
+
+
+def write_manifest(rundir: RunDirectory, outputs=()) -> None:
+    """Record length and SHA-256 of every output of a finished run (``checkpoints/
+    manifest.json``, rank 0): a re-run of the finished command then verifies them instead of
+    saying "done" over damaged files."""
+    files = {}
+    for p in rundir.owned_paths(outputs):
+        if p.name in _NOT_IN_MANIFEST or p.name.startswith("log.") or not p.is_file():
+            continue
+        files[p.name] = {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
+    rundir.ckpt_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(rundir.ckpt_dir / "manifest.json", {"files": files})
+
+
+def manifest_problems(rundir: RunDirectory) -> list[str]:
+    """Outputs of a finished run that are missing or changed since it finished."""
+    try:
+        files = json.loads((rundir.ckpt_dir / "manifest.json").read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    out = []
+    for name, rec in files.items():
+        p = rundir.path / name
+        if p.is_symlink():
+            out.append(f"{name} is a symbolic link")
+        elif not p.is_file():
+            out.append(f"{name} is missing")
+        elif p.stat().st_size != rec.get("bytes") or file_sha256(p) != rec.get("sha256"):
+            out.append(f"{name} changed ({p.stat().st_size} bytes, {rec.get('bytes')} when the "
+                       "run finished)")
+    return out
 
 
 def cut_outputs(rundir: RunDirectory, state: dict) -> None:
@@ -718,6 +706,11 @@ def prepare_run_directory(rundir: RunDirectory, config, identity: dict, outputs=
             refuse_other_identity(rundir, old, identity, "the finished run here")
         else:
             _legacy_result_check(rundir, result, config)
+        damaged = manifest_problems(rundir)
+        if damaged:
+            raise InputError("the run here is finished but its outputs changed since: "
+                             + "; ".join(damaged) + ". Restore them, or " +
+                             _ways_forward()[len("Ways forward: "):], rundir.path)
         raise AlreadyDoneError(f"{rundir.result_path} exists: this run is finished (same "
                                "settings). Use another output_dir to run it again.")
     if rundir.result_path.exists():
@@ -830,7 +823,9 @@ def run_driver(config, comm, progress: bool, loop: Callable, styles: dict | None
             require_styles(lmp, styles)
         eng = Engine(lmp, comm, rundir, config, progress, outputs=outputs, identity=identity,
                      state=state)
-        return loop(config, eng, rundir, prep, state)
+        result = loop(config, eng, rundir, prep, state)
+        bc(lambda: write_manifest(rundir, outputs))
+        return result
     finally:
         if eng is not None:
             eng.progress_close()

@@ -349,9 +349,13 @@ def _read_metadata_json(path: Path) -> dict:
     if not meta_path.is_file():
         return {}
     try:
-        return json.loads(meta_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read it as JSON ({exc})", meta_path) from None
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as exc:  # ValueError: JSON or UTF-8 decoding
+        raise InputError(f"cannot read it as JSON ({exc}): the run's metadata is damaged",
+                         meta_path) from None
+    if not isinstance(meta, dict):
+        raise InputError("is not a JSON object: the run's metadata is damaged", meta_path)
+    return meta
 
 
 def _run_metadata(path: Path) -> dict:
@@ -539,12 +543,30 @@ def _fill_dt(traj: Trajectory, timestep_fs, dump_interval, frames) -> Trajectory
     return traj.replace(dt_ps=dt, metadata=meta, warnings=tuple(warns))
 
 
+#: No position (Å), velocity (Å/ps) or cell vector of an MD frame reaches this: a damaged file.
+_ABSURD = 1e8
+
+
 def _check_frames(traj: Trajectory) -> Trajectory:
     """Look at the frames themselves: a changing cell (warned with numbers) and atoms that jump
     implausibly far between two frames (atom ids reassigned or frames from different runs:
     refused)."""
     warns = list(traj.warnings)
     boxes = traj.boxes_A
+    for name, arr in (("positions", traj.positions), ("velocities", traj.velocities),
+                      ("cell", boxes)):
+        if arr is None:
+            continue
+        a = np.asarray(arr).reshape(traj.n_frames, -1)
+        with np.errstate(invalid="ignore"):
+            bad = ~(np.abs(a) < _ABSURD).all(axis=1)  # NaN compares False
+        if bad.any():
+            j = int(np.flatnonzero(bad)[0])
+            raise InputError(f"frame {j} (step {int(traj.steps[j])}) holds non-finite or absurd "
+                             f"{name} (|value| >= {_ABSURD:.0e}; {int(bad.sum())} frame(s) in "
+                             "all): the file is damaged", traj.source)
+    if np.any(np.abs(np.linalg.det(boxes)) < 1e-6):
+        raise InputError("a frame has a cell of zero volume: the file is damaged", traj.source)
     if traj.n_frames > 1 and np.asarray(traj.box_A).ndim == 3:
         vol = np.abs(np.linalg.det(boxes))
         lengths = np.linalg.norm(boxes, axis=2)
@@ -588,11 +610,45 @@ def _check_frames(traj: Trajectory) -> Trajectory:
     return traj.replace(warnings=tuple(warns))
 
 
+def _check_declared_frames(path: Path, meta: dict, n_file: int, frames) -> None:
+    """A finished mdargy run's ``metadata.json`` states how many frames its trajectories hold;
+    a file with other frames (truncated, appended to) is refused rather than analysed."""
+    section = meta.get("trajectory") if meta else None
+    if not isinstance(section, dict):
+        return
+    declared = section.get("n_frames")
+    if not isinstance(declared, int) or isinstance(declared, bool) or declared < 1:
+        return  # a run still in progress declares 0
+    if n_file != declared:
+        raise InputError(f"holds {n_file} complete frames but {path.parent / 'metadata.json'} "
+                         f"says the run wrote {declared}: the file was truncated or changed "
+                         "after the run. Restore it, or select frames explicitly with "
+                         "frames=/--frames to analyse what is left", path)
+
+
+def _check_run_record(path: Path) -> None:
+    """A trajectory of an mdargy run must still hold what the run's last checkpoint recorded
+    (length and checksums, :mod:`mdargy.io.integrity`): a truncated or altered file is refused
+    before it is analysed."""
+    from mdargy.io.integrity import record_problem, run_record
+
+    found = run_record(path)
+    if found is None:
+        return
+    problem = record_problem(path, *found, follow_symlinks=True)
+    if problem:
+        raise InputError(f"{problem}: the file changed after the run wrote it; restore it (or "
+                         "re-run the simulation) before analysing it", path)
+
+
 def _load_binary(path: Path, mmap: bool, frames, velocities: bool) -> Trajectory:
     from mdargy.io.binary import read_binary_trajectory
 
+    _check_run_record(path)
     traj = read_binary_trajectory(path, mmap=mmap, frames=frames)
     meta = _run_metadata(path)
+    if frames is None:
+        _check_declared_frames(path, meta, traj.n_frames, frames)
     changes = {}
     warns = list(traj.warnings)
     if meta:
@@ -621,10 +677,12 @@ def _load_lammpsdump(path: Path, topology, type_map, velocities: bool,
                      continuity_unwrap: bool, threads: int | None = None) -> Trajectory:
     from mdargy.io.lammpsdump import read_lammps_dump
 
+    _check_run_record(path)
     dump = read_lammps_dump(path, velocities=velocities, continuity_unwrap=continuity_unwrap,
                             threads=threads)
     warns = list(dump.warnings)
     run_meta = _run_metadata(path)  # a dump written by mdargy's EMD driver
+    _check_declared_frames(path, run_meta, dump.n_frames, None)
     if type_map is None and topology is None and run_meta:
         per_type = _meta_lookup(run_meta, "elements_per_type")
         if isinstance(per_type, dict):
