@@ -294,3 +294,16 @@ def test_path_with_a_newline_is_refused(tmp_path):
     with pytest.raises(InputError, match="newline|\\\\n"):
         lammps_path(tmp_path / "bad\nrun_style verlet")
     assert lammps_path("/a b/c") == '"/a b/c"' and lammps_path("/a/b") == "/a/b"
+
+
+def test_heat_current_file_is_verified_like_the_trajectories(tmp_path, monkeypatch):
+    """The EMD driver registers heatflux.dat with the checkpoints: a truncated one is refused."""
+    out = tmp_path / "r"
+    killed(out, 4, monkeypatch, heat_every=10)
+    rec = state(out)["outputs"]["heatflux.dat"]
+    assert rec["bytes"] > 0
+    hf = out / "heatflux.dat"
+    os.truncate(hf, rec["bytes"] - 10)
+    with pytest.raises(InputError, match="heatflux.dat was truncated"):
+        run(argon(out, heat_every=10))
+    assert hf.stat().st_size == rec["bytes"] - 10
