@@ -10,7 +10,18 @@ stats
 msd
     Mean squared displacement over all time origins by FFT, per species and direction.
 diffusion
-    Einstein fit of the MSD (automatic diffusive window, block-averaged σ), Arrhenius fit.
+    Einstein fit of the MSD by GLS with its covariance (diffusive window from the data, window
+    scan, calibrated σ), bounded species without D, Arrhenius fit.
+conductivity
+    Charge MSD → ionic conductivity σ_ion (S/cm) ± σ, Nernst–Einstein σ, Haven ratio; formal
+    charges (Cu +1, P +5, S −2 by default; a charged cell is refused).
+sites
+    Assignment of mobile ions to the named sites of a reference, occupancies, residence times,
+    jump rates between site types, path shares.
+density
+    Number-density grids folded into the reference cell, space-group averaging, (hkl) slices.
+ionic
+    All of the above for one trajectory (``ionic_transport``).
 kappa
     Length extrapolation of NEMD thermal conductivity, 1/κ = 1/κ∞ + A/L.
 dos
