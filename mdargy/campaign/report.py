@@ -66,7 +66,8 @@ class Report:
         for row in self.diffusion:
             lines.append(f"D_{row['species']}({format_T(row['T_K'])} K) = {row['D_cm2_s']:.3g} ± "
                          f"{row['D_err_cm2_s']:.2g} cm^2/s"
-                         + ("  (not significant)" if not row["significant"] else ""))
+                         + ("  (bounded: no diffusive regime, no D)" if not row["significant"]
+                            else ""))
         for row in self.arrhenius:
             lines.append(f"Arrhenius {row['species']}: Ea = {row['Ea_eV']:.3g} ± "
                          f"{row['Ea_err_eV']:.2g} eV, D0 = {row['D0_cm2_s']:.3g} cm^2/s")
