@@ -61,8 +61,9 @@ from mdargy.io.integrity import extend_record, file_sha256, record_problem
 from mdargy.potentials.spec import lammps_path
 
 STATE_VERSION = 2
-#: checkpoint state versions this mdargy resumes (1: no output checksums, legacy identity)
-_READABLE_STATE_VERSIONS = (1, 2)
+#: checkpoint state versions this mdargy resumes (version 1 recorded no output checksums: its
+#: trajectories cannot be verified, so it is refused with the ways forward)
+_READABLE_STATE_VERSIONS = (2,)
 IDENTITY_NAME = "identity.json"
 IDENTITY_FORMAT = "mdargy-run-identity/1"
 #: files any run of ours writes at the top of its directory; a fresh run refuses a folder that
@@ -156,7 +157,9 @@ class RunDirectory:
         if state.get("version") not in _READABLE_STATE_VERSIONS:
             raise InputError(f"checkpoint written by another mdargy version (state version "
                              f"{state.get('version')}, this one reads "
-                             f"{', '.join(map(str, _READABLE_STATE_VERSIONS))})", path)
+                             f"{', '.join(map(str, _READABLE_STATE_VERSIONS))}): its outputs "
+                             "cannot be verified. Finish the run with the mdargy that started "
+                             "it, or " + _ways_forward()[len("Ways forward: "):], path)
         for key in ("restart", "step", "stage", "stage_step"):
             if key not in state:
                 raise InputError(f"checkpoint state lacks {key!r}", path)
@@ -426,7 +429,6 @@ class Engine:
         self.outputs = tuple(outputs)
         self.identity = identity
         self._output_records = dict((state or {}).get("outputs") or {})
-        self._prev_state = state
         self.comm = comm
         self.rank = comm.Get_rank()
         self.rundir = rundir
@@ -649,19 +651,10 @@ def refuse_if_done(rundir: RunDirectory) -> None:
 
 
 def config_key(config) -> dict:
-    """The settings a version-1 checkpoint recorded: structure, supercell, potential."""
+    """Structure, supercell and potential settings (kept in the state for reference; the run
+    identity is what a resume is checked against)."""
     d = config.to_dict()
     return {k: d[k] for k in ("structure", "replicate", "type_elements", "potential")}
-
-
-def check_resumable(state: dict | None, config, rundir: RunDirectory) -> None:
-    """Refuse to resume a version-1 checkpoint written for another structure or potential."""
-    if state is None:
-        return
-    if state.get("config_key") not in (None, config_key(config)):
-        raise InputError("the checkpoint in this directory belongs to a run with another "
-                         "structure, supercell or potential. " + _ways_forward(),
-                         rundir.state_path)
 
 
 def _legacy_result_check(rundir: RunDirectory, result: dict, config) -> None:
@@ -721,13 +714,11 @@ def prepare_run_directory(rundir: RunDirectory, config, identity: dict, outputs=
     states = rundir.load_states() if rundir.ckpt_dir.is_dir() else []
     if old is None:
         first = next((s for s, _, _ in states if s is not None), None)
-        if first is not None and first.get("version", 1) >= 2:
+        if first is not None:
             if first.get("identity") != identity["sha256"]:
                 raise InputError(f"{IDENTITY_NAME} is missing and the checkpoint here was made "
                                  "with other settings (its identity hash differs). "
                                  + _ways_forward(), rundir.path)
-        elif first is not None:
-            check_resumable(first, config, rundir)
         elif states:
             raise InputError(f"the checkpoint here is unreadable and {IDENTITY_NAME} is missing. "
                              + _ways_forward(), rundir.path)
