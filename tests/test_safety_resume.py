@@ -291,6 +291,11 @@ def test_paths_with_spaces_and_dollar_signs_run(tmp_path):
 def test_path_with_a_newline_is_refused(tmp_path):
     from mdargy.potentials.spec import lammps_path
 
+    out = tmp_path / "run\nshell rm -rf x"
+    with pytest.raises(InputError, match="cannot be passed to LAMMPS"):
+        run(argon(out))
+    assert not out.exists()
+
     with pytest.raises(InputError, match="newline|\\\\n"):
         lammps_path(tmp_path / "bad\nrun_style verlet")
     assert lammps_path("/a b/c") == '"/a b/c"' and lammps_path("/a/b") == "/a/b"

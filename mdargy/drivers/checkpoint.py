@@ -791,6 +791,7 @@ def run_driver(config, comm, progress: bool, loop: Callable, styles: dict | None
     rundir = RunDirectory(config.output_dir)
 
     def _check():
+        lammps_path(rundir.path)  # a folder LAMMPS cannot be given is refused before any write
         ident = run_identity(config)
         state, notes = prepare_run_directory(rundir, config, ident, outputs, fresh, recover)
         for n in notes:
