@@ -165,3 +165,14 @@ def test_a_real_run_loads_without_complaint(tmp_path):
     for name in ("traj.mdtraj", "traj.lammpstrj"):
         t = load_trajectory(tmp_path / "r" / name)
         assert t.n_frames == 11 and t.dt_ps == pytest.approx(0.05) and not t.warnings
+
+
+def test_binary_writer_never_writes_through_a_symlink(tmp_path):
+    target = tmp_path / "precious"
+    target.write_text("keep\n")
+    (tmp_path / "t.mdtraj").symlink_to(target)
+    for kw in (dict(overwrite=True), dict(append=True)):
+        with pytest.raises(InputError, match="symbolic link"):
+            BinaryTrajectoryWriter(tmp_path / "t.mdtraj", 1, elements=["Ar"], masses_amu=[40.0],
+                                   dt_ps=0.1, box_A=[L, L, L], **kw)
+    assert target.read_text() == "keep\n"

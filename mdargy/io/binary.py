@@ -148,6 +148,17 @@ def _frame_count(path: Path, header: _Header) -> tuple[int, int]:
     return size // rsize, size % rsize
 
 
+def _open_nofollow(path: Path, flags: int, mode: str):
+    """Open for writing without following a symbolic link (its target is never written)."""
+    try:
+        fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except OSError as exc:
+        if path.is_symlink():
+            raise InputError("is a symbolic link: refusing to write through it", path) from None
+        raise InputError(f"cannot open for writing ({exc.strerror})", path) from None
+    return os.fdopen(fd, mode)
+
+
 class BinaryTrajectoryWriter:
     """Append frames to an mdargy binary trajectory (see the module docstring for the format).
 
@@ -219,6 +230,8 @@ class BinaryTrajectoryWriter:
         self._dtype = record_dtype(self.n_atoms, self.has_velocities)
         self._record = np.zeros(1, dtype=self._dtype)
         self._fh = None
+        if self.path.is_symlink():
+            raise InputError("is a symbolic link: refusing to write through it", self.path)
         if append and self.path.exists():
             head = read_header(self.path)
             if (head["n_atoms"] != self.n_atoms or list(head["elements"]) != elements
@@ -230,7 +243,7 @@ class BinaryTrajectoryWriter:
                     "or other elements", self.path)
             self._offset = head.data_offset
             n, partial = _frame_count(self.path, head)
-            self._fh = open(self.path, "r+b")
+            self._fh = _open_nofollow(self.path, os.O_RDWR, "r+b")
             if partial:
                 warnings.warn(f"{self.path}: cut off a partial last frame ({partial} bytes) "
                               f"before appending; {n} complete frames kept", stacklevel=2)
@@ -261,7 +274,7 @@ class BinaryTrajectoryWriter:
         pad = (-(_PREFIX.size + len(text))) % _ALIGN
         text += b" " * pad
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "w+b")
+        self._fh = _open_nofollow(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, "w+b")
         self._fh.write(_PREFIX.pack(MAGIC, FORMAT_VERSION, 0, len(text)))
         self._fh.write(text)
         self._fh.flush()
