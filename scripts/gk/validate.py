@@ -5,8 +5,8 @@
 
 Each MD run lives in ``runs/gk/<name>`` (git-ignored) and resumes from its last checkpoint when
 the command is repeated; a finished run is read back. The small results are written to
-``scripts/gk/results/<case>.json`` (and the ``mdargy gk`` outputs of the EMD runs to
-``scripts/gk/results/<case>-gk/``).
+``scripts/gk/validation/<case>.json`` (and the ``mdargy gk`` outputs of the EMD runs to
+``scripts/gk/validation/<case>-gk/``).
 
 LJ argon (ε = 0.0104 eV, σ = 3.40 Å, cut at 8.5 Å and shifted; fcc, a = 5.30 Å, 50 K):
 GK from 1 ns NVE of 500 atoms, and NEMD (Langevin baths ±20 K) on 3×3-cell bars of 12, 20 and
@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 RUNS = ROOT / "runs" / "gk"
-RESULTS = ROOT / "scripts" / "gk" / "results"
+RESULTS = ROOT / "scripts" / "gk" / "validation"
 EXAMPLES = ROOT / "inputs" / "examples"
 
 
