@@ -66,7 +66,8 @@ def test_production_file_with_a_potential(tmp_path):
     (tmp_path / "potentials").mkdir()
     (tmp_path / "structures").mkdir()
     shutil.copy(PRODUCTION, tmp_path / "campaigns" / "p.toml")
-    (tmp_path / "potentials" / "Cu7PS6.mtp").write_text("MTP\n")
+    # a real potential: the check reads the whole .mtp file (counts against the data)
+    shutil.copy(ROOT / "inputs" / "potentials" / "Cu7PS6.mtp", tmp_path / "potentials")
     from ase import Atoms
 
     cell = Atoms("Cu7PS6", scaled_positions=[[i / 14, (i * 3 % 14) / 14, (i * 5 % 14) / 14]
