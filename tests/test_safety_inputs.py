@@ -122,6 +122,9 @@ def test_driver_styles_lists_every_fix():
     e = driver_styles(EMDConfig(structure=str(CIF), potential=lj_argon(), output_dir="x",
                                 equilibration_ensemble="npt"))
     assert e["pair"] == ["lj/cut"] and {"nvt", "npt", "nve", "halt"} <= set(e["fix"])
+    h = driver_styles(EMDConfig(structure=str(CIF), potential=lj_argon(), output_dir="x",
+                                heat_every=5))
+    assert "heat/flux" in h["compute"] and "vector" in h["fix"]
     n = driver_styles(NEMDConfig(structure=str(CIF), potential=lj_argon(), output_dir="x",
                                  replicate=(12, 3, 3), method="muller-plathe"))
     assert "thermal/conductivity" in n["fix"] and n["compute"] == ["chunk/atom"]

@@ -143,8 +143,12 @@ def driver_styles(config) -> dict[str, list[str]]:
         fixes += ["ave/chunk", "langevin" if config.method == "langevin"
                   else "thermal/conductivity"]
         computes.append("chunk/atom")
-    elif getattr(config, "equilibration_ensemble", "nvt") == "npt":
-        fixes.append("npt")
+    else:  # EMD
+        if getattr(config, "equilibration_ensemble", "nvt") == "npt":
+            fixes.append("npt")
+        if getattr(config, "heat_every", 0):  # the heat current (mdargy.drivers.heatflux)
+            fixes.append("vector")
+            computes += ["ke/atom", "pe/atom", "centroid/stress/atom", "heat/flux", "reduce"]
     styles.setdefault("fix", []).extend(fixes)
     if computes:
         styles.setdefault("compute", []).extend(computes)
