@@ -33,8 +33,8 @@ def add_parser(sub):
                    help="output directory (default: the run directory)")
     p.add_argument("--force", action="store_true", help="overwrite existing gk.* outputs")
     p.add_argument("--fstar-THz", type=float, metavar="THZ",
-                   help="cutoff frequency f* of the cepstral analysis (default: the first "
-                   "minimum of the smoothed spectrum)")
+                   help="cutoff frequency f* of the cepstral analysis (default: the frequency "
+                   "below which 95 %% of the spectrum's power lies)")
     p.add_argument("--one-component", action="store_true",
                    help="treat J alone even for several species (biased; the result is flagged)")
     p.add_argument("-T", "--temperature", type=float, metavar="K",
