@@ -219,3 +219,11 @@ def test_lj_cutoff_bounded_by_the_cell_before_allocation(tmp_path):
     with pytest.raises(InputError, match="ghost atoms .* beyond memory"):
         run_emd(cfg, progress=False)
     assert not (tmp_path / "r" / "log.lammps").exists()  # refused before LAMMPS started
+
+
+def test_kappa_result_with_a_string_names_the_key(tmp_path):
+    f = tmp_path / "result.json"
+    f.write_text('{"kappa_W_mK": "abc", "length_A": 40}')
+    r = subprocess.run(PY + ["kappa", str(f), "-o", str(tmp_path / "k")], capture_output=True,
+                       text=True)
+    assert r.returncode == 2 and "kappa_W_mK must be a number, got 'abc' (str)" in r.stderr

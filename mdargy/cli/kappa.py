@@ -47,6 +47,11 @@ def read_json_result(path: Path):
         raise InputError(f"cannot read JSON ({exc})", path)
     if not isinstance(d, dict):
         raise InputError("expected a JSON object with kappa_W_mK and length_A", path)
+    for keys in (_KAPPA, _LEN, _ERR, _TEMP):  # a string where a number belongs: say so
+        raw = _find(d, keys, scalar=False)
+        if isinstance(raw, str) and _find(d, keys) is None:
+            key = next(k for k in keys if _find(d, (k,), scalar=False) is not None)
+            raise InputError(f"{key} must be a number, got {raw!r} ({type(raw).__name__})", path)
     k = _find(d, _KAPPA)
     L = _find(d, _LEN)
     if k is None:
