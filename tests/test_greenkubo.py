@@ -210,17 +210,39 @@ def test_numpy_compat_shim_is_scoped():
     assert hasattr(np, "trapz") == had
 
 
+def test_matplotlib_settings_survive_sportran():
+    """Importing sportran applies its plot style globally (savefig.format "'pdf'", which breaks
+    every later savefig); our calls leave matplotlib's rcParams as they found them."""
+    import subprocess
+    import sys
+
+    code = ("import matplotlib, numpy as np\n"
+            "before = dict(matplotlib.rcParams)\n"
+            "from mdargy.analysis.greenkubo import cepstral_kappa\n"
+            "J = np.random.default_rng(1).normal(size=(4000, 3))\n"
+            "cepstral_kappa(J, 0.005, 5000.0, 300.0, 50.0)\n"
+            "after = dict(matplotlib.rcParams)\n"
+            "bad = [k for k in before if before[k] != after[k]]\n"
+            "assert not bad, bad\n"
+            "from matplotlib.figure import Figure\n"
+            "import io; Figure().savefig(io.BytesIO())\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
 def test_sportran_without_the_shim_fails_on_this_numpy():
     """Documents why the shim exists: if this starts passing, sportran was fixed upstream (or
     NumPy restored trapz) and the shim can go."""
-    import sportran as st
+    import contextlib
+    import io
+
+    import matplotlib
 
     if hasattr(np, "trapz"):
         pytest.skip("this NumPy still has trapz")
     J = ou_fast(np.random.default_rng(6), 4000, 0.05, 20.0)
-    with pytest.raises(AttributeError, match="trapz"):
-        import contextlib
-        import io
+    with matplotlib.rc_context(), pytest.raises(AttributeError, match="trapz"):
+        import sportran as st  # (its import restyles matplotlib: kept inside rc_context)
 
         with contextlib.redirect_stdout(io.StringIO()):
             st.HeatCurrent(np.stack([J, np.roll(J, 7, axis=1) ** 2]), DT_FS=5.0, UNITS="metal", TEMPERATURE=T,

@@ -62,7 +62,10 @@ def sportran_numpy_compat():
 
     Adds ``numpy.trapz = numpy.trapezoid`` when NumPy lacks ``trapz`` and removes it on exit;
     silences the DeprecationWarning of ``numpy.row_stack`` that sportran also uses; captures
-    sportran's log (it prints to stdout). Re-entrant and serialised by a lock.
+    sportran's log (it prints to stdout); restores matplotlib's rcParams on exit (importing
+    sportran applies its own style globally, including ``savefig.format : 'pdf'`` with the
+    quotes, which breaks every later ``savefig`` in the process). Import sportran inside the
+    block. Re-entrant and serialised by a lock.
 
     Yields
     ------
@@ -76,7 +79,9 @@ def sportran_numpy_compat():
             added = True
         log = io.StringIO()
         try:
-            with warnings.catch_warnings():
+            import matplotlib
+
+            with matplotlib.rc_context(), warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*row_stack.*", category=DeprecationWarning)
                 warnings.filterwarnings("ignore", message=".*trapz.*", category=DeprecationWarning)
                 with contextlib.redirect_stdout(log):
@@ -194,8 +199,6 @@ def cepstral_kappa(currents, dt_ps: float, volume_A3: float, temperature_K: floa
         Too few currents' components, too short a series (fewer than
         :data:`MIN_FREQS_BELOW_FSTAR` frequencies below f*), f* above the Nyquist frequency.
     """
-    import sportran as st
-
     X = np.asarray(currents, dtype=float)
     m = 1 if X.ndim == 2 else X.shape[0]
     if m > 3:
@@ -216,6 +219,8 @@ def cepstral_kappa(currents, dt_ps: float, volume_A3: float, temperature_K: floa
             f"{MIN_FREQS_BELOW_FSTAR / fstar_THz:g} ps at this f* (and, for a useful σ, many "
             "times the heat-current correlation time: hundreds of ps for a crystal)")
     with sportran_numpy_compat() as log:
+        import sportran as st
+
         j = st.HeatCurrent(X, DT_FS=dt_ps * 1000.0, UNITS="metal", TEMPERATURE=float(temperature_K),
                            VOLUME=float(volume_A3))
         if fstar_THz < nyq * (1 - 1e-9):
