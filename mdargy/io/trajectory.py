@@ -558,8 +558,12 @@ def _check_frames(traj: Trajectory) -> Trajectory:
         if arr is None:
             continue
         a = np.asarray(arr).reshape(traj.n_frames, -1)
+        block = max(1, int(1e7 // max(1, a.shape[1])))  # bounded temporaries (memory maps)
+        bad = np.zeros(traj.n_frames, dtype=bool)
         with np.errstate(invalid="ignore"):
-            bad = ~(np.abs(a) < _ABSURD).all(axis=1)  # NaN compares False
+            for j0 in range(0, traj.n_frames, block):
+                x = a[j0:j0 + block]  # NaN compares False in both tests
+                bad[j0:j0 + block] = ~((x < _ABSURD) & (x > -_ABSURD)).all(axis=1)
         if bad.any():
             j = int(np.flatnonzero(bad)[0])
             raise InputError(f"frame {j} (step {int(traj.steps[j])}) holds non-finite or absurd "
