@@ -109,3 +109,23 @@ def test_reference_cell_mismatch_is_a_clear_error():
     pos = np.zeros((3, 1, 3))
     with pytest.raises(InputError, match="no Cu atoms"):
         analyse_sites(pos, ["Li"], np.eye(3) * 8, DT, ref, "Cu")
+
+
+def test_framework_drift_is_followed():
+    """A framework drifting by 3 Å carries its sites: jumps are counted in its frame."""
+    from mdargy.analysis.sites import framework_drift
+
+    pos, box = lattice_walk(4, n_ions=20, n_frames=2000)
+    n = pos.shape[0]
+    drift = np.linspace(0, 3.0, n)[:, None] * np.array([1.0, 0.5, 0.0])
+    rng = np.random.default_rng(0)
+    fw = rng.uniform(0, box[0, 0], (1, 30, 3)) + rng.normal(scale=0.1, size=(n, 30, 3))
+    moved = np.concatenate([pos, fw], axis=1) + drift[:, None, :]
+    el = ["Li"] * 20 + ["O"] * 30
+    assert np.allclose(framework_drift(moved, el, "Li"), drift, atol=0.1)
+    ref = checkerboard_reference()
+    a = analyse_sites(pos, el[:20], box, DT, ref, "Li", core_radius_A=0.7)
+    b = analyse_sites(moved, el, box, DT, ref, "Li", core_radius_A=0.7)
+    c = analyse_sites(moved, el, box, DT, ref, "Li", core_radius_A=0.7, drift_correct=False)
+    assert abs(b.n_jumps - a.n_jumps) < 0.03 * a.n_jumps
+    assert c.core_fraction < b.core_fraction - 0.2  # in the lab frame the sites are lost

@@ -97,7 +97,7 @@ def symmetrize_grid(grid, ops):
 
 def density_grid(positions, box_A, shape=(48, 48, 48), reps=(1, 1, 1), ops=None,
                  sigma_A: float = 0.0, frame_stride: int = 1, species: str = "",
-                 T_K: float | None = None) -> DensityResult:
+                 T_K: float | None = None, shift_A=None) -> DensityResult:
     """Number density of the given atoms on a grid over one reference cell.
 
     Parameters
@@ -117,6 +117,10 @@ def density_grid(positions, box_A, shape=(48, 48, 48), reps=(1, 1, 1), ops=None,
         Gaussian smoothing width, Å (periodic); 0 for none.
     frame_stride : int
         Use every ``frame_stride``-th frame.
+    shift_A : array (n_frames, 3), optional
+        Subtracted from every atom of each frame: the framework drift
+        (:func:`mdargy.analysis.sites.framework_drift`), so that the map is in the framework's
+        frame.
     """
     boxes = np.asarray(box_A, float)
     mean_box = boxes.mean(axis=0) if boxes.ndim == 3 else boxes
@@ -130,7 +134,10 @@ def density_grid(positions, box_A, shape=(48, 48, 48), reps=(1, 1, 1), ops=None,
     nat = np.shape(positions)[1]
     for f in frames:
         box = boxes[f] if boxes.ndim == 3 else boxes
-        fr = np.asarray(positions[f], float) @ np.linalg.inv(box)
+        xf = np.asarray(positions[f], float)
+        if shift_A is not None:
+            xf = xf - np.asarray(shift_A[f], float)
+        fr = xf @ np.linalg.inv(box)
         u = np.mod(fr * reps, 1.0)
         ijk = np.mod(np.rint(u * n).astype(int), n)
         counts += np.bincount(np.ravel_multi_index(ijk.T, shape), minlength=counts.size)
@@ -153,7 +160,7 @@ def density_grid(positions, box_A, shape=(48, 48, 48), reps=(1, 1, 1), ops=None,
         atoms_per_cell=float(rho.sum() * voxel), T_K=None if T_K is None else float(T_K),
         provenance=provenance(analysis="density", shape=shape, reps=reps, sigma_A=sigma_A,
                               frame_stride=frame_stride, n_atoms=nat, n_symmetry_ops=nops,
-                              T_K=T_K),
+                              T_K=T_K, drift_corrected=shift_A is not None),
     )
 
 

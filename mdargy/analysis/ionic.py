@@ -99,8 +99,11 @@ def ionic_transport(positions, elements, box_A, dt_ps: float, T_K: float, specie
         _, _, reps = tile_reference(reference, boxes.mean(axis=0) if boxes.ndim == 3 else boxes)
     dens = None
     if density:
+        from mdargy.analysis.sites import framework_drift
+
         sel = np.flatnonzero(el == species)
         dens = density_grid(positions[:, sel, :], box_A, shape=density_shape, reps=reps,
+                            shift_A=framework_drift(positions, el, species),
                             ops=symmetry_ops if reference is not None else None,
                             sigma_A=density_sigma_A, frame_stride=density_frame_stride,
                             species=species, T_K=T_K)

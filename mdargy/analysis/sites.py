@@ -35,6 +35,7 @@ __all__ = [
     "tile_reference",
     "nearest_sites",
     "core_radius_states",
+    "framework_drift",
     "SiteJumpResult",
     "site_jump_statistics",
     "analyse_sites",
@@ -426,6 +427,27 @@ def site_jump_statistics(state, nearest, site_type, site_types, dt_ps: float, si
     )
 
 
+def framework_drift(positions, elements, mobile: str, chunk_frames: int = 1000):
+    """Mean displacement of the framework (all atoms but ``mobile``) from frame 0, (n_frames, 3).
+
+    In a periodic cell with conserved momentum the framework recoils against the collective
+    motion of the mobile ions (by ~1 Å over 100 ps in Cu7PS6 at 550-650 K); site assignment
+    and density maps are made in the framework's frame by subtracting this (as kinisi's
+    drift correction does). Positions must be unwrapped.
+    """
+    el = np.asarray(elements).astype(str)
+    fw = np.flatnonzero(el != mobile)
+    n = np.shape(positions)[0]
+    if fw.size == 0:
+        return np.zeros((n, 3))
+    out = np.empty((n, 3))
+    ref = np.asarray(positions[0], float)[fw]
+    for f0 in range(0, n, chunk_frames):
+        blk = np.asarray(positions[f0:f0 + chunk_frames], float)[:, fw, :]
+        out[f0:f0 + chunk_frames] = (blk - ref[None]).mean(axis=1)
+    return out
+
+
 def _registration_check(ref, positions0, elements, box, reps, tol_A):
     """Mean distance of framework atoms to the reference framework sites (frame 0)."""
     if not ref.framework:
@@ -451,7 +473,8 @@ def _registration_check(ref, positions0, elements, box, reps, tol_A):
 def analyse_sites(positions, elements, box_A, dt_ps: float, reference: SiteReference,
                   species: str, core_radius_A: float | None = None, paths=None,
                   engine: str = "auto", T_K: float | None = None,
-                  registration_tol_A: float = 1.0) -> SiteJumpResult:
+                  registration_tol_A: float = 1.0,
+                  drift_correct: bool = True) -> SiteJumpResult:
     """Assign the ions of ``species`` to the reference sites and compute jump statistics.
 
     Parameters
@@ -471,6 +494,9 @@ def analyse_sites(positions, elements, box_A, dt_ps: float, reference: SiteRefer
         (so cores never overlap).
     paths : dict {name: sequence of site types}, optional
         Path classes for ``path_share`` (see :func:`site_jump_statistics`).
+    drift_correct : bool
+        Follow the sites with the framework (all other species): subtract
+        :func:`framework_drift` from the mobile ions (positions must be unwrapped).
     registration_tol_A : float
         Framework atoms of frame 0 must lie on average within this distance of the
         reference's framework sites (when the reference has any), else the trajectory is not on
@@ -501,8 +527,10 @@ def analyse_sites(positions, elements, box_A, dt_ps: float, reference: SiteRefer
         d = np.linalg.norm((fr - np.rint(fr)) @ mean_box, axis=2)
         np.fill_diagonal(d, np.inf)
         core_radius_A = 0.45 * float(d.min())
-    x = np.asarray(positions)[:, sel, :] if not isinstance(positions, np.ndarray) else \
-        positions[:, sel, :]
+    x = np.asarray(positions[:, sel, :], dtype=np.float64)
+    drift = framework_drift(positions, el, species) if drift_correct else None
+    if drift is not None:
+        x = x - drift[:, None, :]
     idx, dist = nearest_sites(x, boxes, frac, engine=engine)
     state = core_radius_states(idx, dist, core_radius_A)
     res = site_jump_statistics(
@@ -513,5 +541,6 @@ def analyse_sites(positions, elements, box_A, dt_ps: float, reference: SiteRefer
     return dataclasses.replace(res, provenance=provenance(
         analysis="sites", reference=reference.name, species=species, reps=reps,
         core_radius_A=core_radius_A, engine=engine, dt_ps=dt_ps, T_K=T_K,
-        registration_offset_A=reg, paths=paths,
+        registration_offset_A=reg, paths=paths, drift_correct=drift_correct,
+        framework_drift_end_A=None if drift is None else float(np.linalg.norm(drift[-1])),
     ))

@@ -287,7 +287,7 @@ def _framework_atoms(ref):
 
 def _density(traj, T, args, ref, ops, species):
     from mdargy.analysis.density import density_grid
-    from mdargy.analysis.sites import tile_reference
+    from mdargy.analysis.sites import framework_drift, tile_reference
 
     el = np.asarray(traj.elements).astype(str)
     sel = np.flatnonzero(el == species)
@@ -297,6 +297,7 @@ def _density(traj, T, args, ref, ops, species):
     if ref is not None:
         _, _, reps = tile_reference(ref, np.mean(traj.boxes_A, axis=0))
     return density_grid(traj.positions[:, sel, :], traj.boxes_A, shape=(args.grid,) * 3,
+                        shift_A=framework_drift(traj.positions, el, species),
                         reps=reps, ops=None if (ref is None or args.no_symmetrize) else ops,
                         sigma_A=args.sigma_A, frame_stride=args.stride, species=species, T_K=T)
 
