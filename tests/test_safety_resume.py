@@ -312,3 +312,15 @@ def test_heat_current_file_is_verified_like_the_trajectories(tmp_path, monkeypat
     with pytest.raises(InputError, match="heatflux.dat was truncated"):
         run(argon(out, heat_every=10))
     assert hf.stat().st_size == rec["bytes"] - 10
+
+
+def test_moved_input_files_with_the_same_content_resume(tmp_path, monkeypatch, reference):
+    """The identity holds what the input files contain, not where they are."""
+    a, b = tmp_path / "a" / "Ar.cif", tmp_path / "b" / "Ar.cif"
+    for p in (a, b):
+        p.parent.mkdir()
+        p.write_bytes(CIF.read_bytes())
+    out = tmp_path / "r"
+    killed(out, 4, monkeypatch, structure=str(a))
+    run(argon(out, structure=str(b)))
+    assert_identical(out, reference[1])

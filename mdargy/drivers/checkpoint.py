@@ -274,6 +274,8 @@ def run_identity(config) -> dict:
     for name, p in zip(pot.get("files") or (), resolved):
         if Path(p).is_file():
             files[f"potential:{Path(str(name)).name}"] = file_sha256(p)
+    # where the files are does not change results, what they hold does (``files`` above)
+    pot["files"] = [Path(str(f)).name for f in pot.get("files") or ()]
     cfg["potential"] = pot
     cfg["structure"] = Path(str(cfg.get("structure", ""))).name
     versions = {k: v for k, v in _software_versions_for_identity().items()}
