@@ -324,3 +324,16 @@ def test_moved_input_files_with_the_same_content_resume(tmp_path, monkeypatch, r
     killed(out, 4, monkeypatch, structure=str(a))
     run(argon(out, structure=str(b)))
     assert_identical(out, reference[1])
+
+
+def test_damaged_result_without_checkpoint_is_not_run_over(tmp_path):
+    out = tmp_path / "r"
+    run(argon(out))
+    traj = (out / "traj.mdtraj").read_bytes()
+    (out / "result.json").write_text('{"n_frames": 2')
+    for p in (out / "checkpoints").iterdir():
+        if p.name != "manifest.json":
+            p.unlink()
+    with pytest.raises(InputError, match="damaged and no checkpoint is left"):
+        run(argon(out))
+    assert (out / "traj.mdtraj").read_bytes() == traj

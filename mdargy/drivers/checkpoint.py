@@ -764,6 +764,12 @@ def prepare_run_directory(rundir: RunDirectory, config, identity: dict, outputs=
                 raise InputError(f"cannot resume: {why}; no intact checkpoint is left. "
                                  + _ways_forward(), rundir.path)
         cut_outputs(rundir, state)
+    elif rundir.result_path.exists() or (rundir.ckpt_dir / "manifest.json").exists():
+        # a finished run (damaged result.json) without a checkpoint: a new run would overwrite
+        # its trajectories, so it is refused
+        raise InputError(f"the run here finished but {rundir.result_path.name} is damaged and no "
+                         "checkpoint is left to rewrite it from. Restore it, or "
+                         + _ways_forward()[len("Ways forward: "):], rundir.path)
     rundir.path.mkdir(parents=True, exist_ok=True)
     if old is None:
         atomic_write_json(rundir.identity_path, identity)
