@@ -36,6 +36,8 @@ message naming the file and the ways forward (nothing is padded, nothing is dele
 * Output folders: no file of the run may be a symbolic link (a write would go to its target),
   and a fresh run refuses a folder holding output files that no run of ours owns (no
   ``identity.json``).
+* A finished run records the length and SHA-256 of its outputs (``checkpoints/manifest.json``);
+  running the finished command again verifies them before it reports "done".
 
 Stochastic fixes are re-created every segment with a seed derived from the run seed and the
 segment's first step, so an interrupted and resumed run draws the same random numbers as an
