@@ -262,3 +262,25 @@ def test_symmetrised_average_reference_recovers_a_symmetric_shift():
     np.testing.assert_allclose(shift, expect, atol=0.01)
     assert spglib.get_spacegroup((out.unitcell.cell[:], out.unitcell.get_scaled_positions(),
                                   out.unitcell.numbers), symprec=1e-4) == "P2_13 (198)"
+
+
+def test_normal_equations_fit_equals_trainstation():
+    """The large-problem path (normal equations, Gram-update CV) gives trainstation's
+    least-squares parameters and its k-fold CV score (pooled over folds here)."""
+    from trainstation import CrossValidationEstimator
+
+    from mdargy.lattice.fcfit import _normal_fit
+
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(3000, 60)) * rng.uniform(0.1, 10, 60)
+    y = A @ rng.normal(size=60) + rng.normal(0, 0.1, 3000)
+    p, cv, r2 = _normal_fit(A, y, 5)
+    ref = CrossValidationEstimator((A, y), fit_method="least-squares", n_splits=5,
+                                   validation_method="k-fold", shuffle=False, seed=None,
+                                   check_condition=False)
+    ref.validate()
+    ref.train()
+    np.testing.assert_allclose(p, ref.parameters, atol=1e-10)
+    assert cv == pytest.approx(ref.rmse_validation, rel=1e-2)
+    assert cv == pytest.approx(0.1, rel=0.05)  # the noise level
+    assert r2 == pytest.approx(ref.R2_validation, abs=1e-6)

@@ -283,8 +283,51 @@ def _version(pkg: str) -> str:
         return "?"
 
 
+#: Above this many parameters the fit solves the normal equations (see :func:`_normal_fit`).
+NORMAL_EQUATIONS_ABOVE = 1500
+
+
+def _normal_fit(A, y, cv_splits: int):
+    """Ordinary least squares by the normal equations, with k-fold CV from Gram updates.
+
+    The Gram matrix ``AᵀA`` is formed once (one matrix product, ``m n²`` flops, instead of an
+    SVD of ``A``: ~10× faster at Cu7PS6 sizes), scaled to unit diagonal and Cholesky-solved;
+    each fold's model uses ``AᵀA − A_kᵀA_k``. Same estimator as trainstation's
+    ``least-squares`` (up to the conditioning of the scaled Gram matrix, squared).
+    """
+    import scipy.linalg as sl
+
+    def solve(G, b):
+        d = np.sqrt(np.diag(G))
+        d[d == 0] = 1.0
+        Gs = G / np.outer(d, d)
+        try:
+            xs = sl.cho_solve(sl.cho_factor(Gs, check_finite=False), b / d, check_finite=False)
+        except sl.LinAlgError:
+            xs = sl.lstsq(Gs, b / d, check_finite=False)[0]
+        return xs / d
+
+    G = A.T @ A
+    b = A.T @ y
+    params = solve(G, b)
+    if not (cv_splits and cv_splits > 1):
+        return params, float("nan"), float("nan")
+    edges = np.linspace(0, len(y), int(cv_splits) + 1).astype(int)
+    ss, yy = 0.0, []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        Ak, yk = A[lo:hi], y[lo:hi]
+        x = solve(G - Ak.T @ Ak, b - Ak.T @ yk)
+        ss += float(np.sum((yk - Ak @ x) ** 2))
+        yy.append(yk)
+    yy = np.concatenate(yy)
+    return params, float(np.sqrt(ss / len(yy))), float(1 - ss / np.sum((yy - yy.mean()) ** 2))
+
+
 def _fit(A, y, cv_splits: int):
-    """Least squares through trainstation; k-fold CV over contiguous row blocks."""
+    """Least squares through trainstation (large problems: :func:`_normal_fit`); k-fold CV
+    over contiguous row blocks (whole snapshots)."""
+    if A.shape[1] > NORMAL_EQUATIONS_ABOVE:
+        return _normal_fit(A, y, cv_splits)
     from trainstation import CrossValidationEstimator, Optimizer
 
     if cv_splits and cv_splits > 1:
