@@ -77,9 +77,17 @@ def cli(argv, env=None) -> tuple[int, str]:
     return rc, err.getvalue()
 
 
-def write_config(folder: Path, out: Path) -> Path:
+#: the longer run the SIGKILL cases interrupt (so that the kill lands mid-run)
+LONG = {"production_steps = 300": "production_steps = 6000",
+        "checkpoint_every = 50": "checkpoint_every = 500"}
+
+
+def write_config(folder: Path, out: Path, changes: dict | None = None) -> Path:
     toml = folder / f"{out.name}.toml"
-    toml.write_text(CONFIG.format(cif=CIF, out=out))
+    text = CONFIG.format(cif=CIF, out=out)
+    for a, b in (changes or {}).items():
+        text = text.replace(a, b)
+    toml.write_text(text)
     return toml
 
 
@@ -251,18 +259,32 @@ def kill_case(folder: Path, ref: Path, n: int) -> dict:
             "outcome": outcome, "detail": detail}
 
 
-def real_kill_case(folder: Path, ref: Path, delay_s: float) -> dict:
-    """SIGKILL a real ``mdargy emd`` process after ``delay_s``, then resume it."""
-    out = folder / f"sigkill-{delay_s:g}"
-    toml = write_config(folder, out)
+def real_kill_case(folder: Path, long_ref: Path, k: int) -> dict:
+    """SIGKILL a real ``mdargy emd`` process (a longer run) once its ``k``-th checkpoint state is
+    on disk, then resume it with the same command."""
+    out = folder / f"sigkill-{k}"
+    toml = write_config(folder, out, LONG)
     proc = subprocess.Popen([sys.executable, "-m", "mdargy", "emd", str(toml), "-q"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(delay_s)
+    state, t0, seen = out / "checkpoints" / "state.json", time.time(), 0
+    last = None
+    while proc.poll() is None and time.time() - t0 < 120 and seen < k:
+        try:
+            cur = state.stat().st_mtime_ns
+        except FileNotFoundError:
+            cur = None
+        if cur is not None and cur != last:
+            seen, last = seen + 1, cur
+        time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    finished = (out / "result.json").exists()
     rc, err = cli(["emd", str(toml), "-q"])
-    outcome, detail = classify(rc, err, outputs_identical(out, ref) if rc == 0 else None, "emd")
-    return {"file": "(process)", "fault": f"SIGKILL at {delay_s:g} s", "stage": "running",
+    outcome, detail = classify(rc, err, outputs_identical(out, long_ref) if rc == 0 else None,
+                               "emd")
+    if finished:
+        detail = ("(the kill came after the run finished) " + detail).strip()
+    return {"file": "(process)", "fault": f"SIGKILL after checkpoint ~{k}", "stage": "running",
             "outcome": outcome, "detail": detail}
 
 
@@ -294,7 +316,10 @@ def campaign(folder: Path, quick: bool = False, real_kill: bool = False) -> list
     kills = (2, 5) if quick else range(1, 9)
     rows += [kill_case(folder, ref, n) for n in kills]
     if real_kill:
-        rows += [real_kill_case(folder, ref, d) for d in (2.5, 3.0, 3.5)]
+        long_ref = folder / "reference-long"
+        rc, err = cli(["emd", str(write_config(folder, long_ref, LONG)), "-q"])
+        assert rc == 0, err
+        rows += [real_kill_case(folder, long_ref, k) for k in (1, 3, 6, 9)]
     return rows
 
 
