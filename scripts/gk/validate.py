@@ -9,7 +9,7 @@ the command is repeated; a finished run is read back. The small results are writ
 ``scripts/gk/validation/<case>-gk/``).
 
 LJ argon (ε = 0.0104 eV, σ = 3.40 Å, cut at 8.5 Å and shifted; fcc, a = 5.30 Å, 50 K):
-GK from 1 ns NVE of 500 atoms, and NEMD (Langevin baths ±20 K) on 3×3-cell bars of 12, 20 and
+GK from 1 ns NVE of 500 atoms (and 300 ps of 2048 atoms, a size check), and NEMD (Langevin baths ±20 K) on 3×3-cell bars of 12, 20 and
 32 cells extrapolated by 1/κ = 1/κ∞ + A/L. Cu7PS6: ``scripts/gk/cu7ps6_300K.toml``.
 """
 
@@ -32,10 +32,13 @@ def emd(config):
     from mdargy.drivers.emd import EMDResult
     from mdargy.errors import AlreadyDoneError
 
+    done = Path(config.output_dir) / "result.json"
+    if done.exists():  # finished: read back (no driver start, no identity check needed)
+        return EMDResult.from_json(done)
     try:
         return run_emd(config, progress=True)
     except AlreadyDoneError:
-        return EMDResult.from_json(Path(config.output_dir) / "result.json")
+        return EMDResult.from_json(done)
 
 
 def nemd(config):
@@ -43,10 +46,13 @@ def nemd(config):
     from mdargy.drivers.nemd import NEMDResult
     from mdargy.errors import AlreadyDoneError
 
+    done = Path(config.output_dir) / "result.json"
+    if done.exists():
+        return NEMDResult.from_json(done)
     try:
         return run_nemd(config, progress=True)
     except AlreadyDoneError:
-        return NEMDResult.from_json(Path(config.output_dir) / "result.json")
+        return NEMDResult.from_json(done)
 
 
 def gk_cli(run_dir: Path, out: Path, *extra: str) -> dict:
@@ -79,6 +85,14 @@ def lj():
         "seed=5050"])
     e = emd(emd_cfg)
     g = gk_cli(Path(e.output_dir), RESULTS / "lj_argon_50K-gk", "--max-lag-ps", "100")
+    # size check of GK: 8x8x8 cells (2048 atoms, 42 Å), 300 ps
+    big_cfg = EMDConfig.from_toml(EXAMPLES / "lj_argon_emd.toml", [
+        f'output_dir="{RUNS / "lj-argon-50K-emd-8"}"', "replicate=[8, 8, 8]",
+        "equilibration_steps=4000", "production_steps=60000", "heat_every=2",
+        "dump_every=60000", "text_dump=false", "thermo_every=1000", "checkpoint_every=20000",
+        "seed=5051"])
+    eb = emd(big_cfg)
+    gb = gk_cli(Path(eb.output_dir), RESULTS / "lj_argon_50K-gk-8cells", "--max-lag-ps", "100")
     lengths, kap, err, runs = [], [], [], []
     for nx, steps in ((12, 60000), (20, 80000), (32, 120000)):
         cfg = NEMDConfig.from_toml(EXAMPLES / "lj_argon_nemd.toml", [
@@ -100,6 +114,8 @@ def lj():
         "case": "LJ argon fcc, a = 5.30 Å, 50 K (eps 0.0104 eV, sigma 3.40 Å, rc 8.5 Å shifted)",
         "gk": {"cells": [5, 5, 5], "n_atoms": e.n_atoms, "timestep_fs": 5.0,
                "nve_ps": 1000.0, "heat_every": 2, "T_mean_K": e.T_mean_K, **summary(g)},
+        "gk_8x8x8": {"n_atoms": eb.n_atoms, "nve_ps": 300.0, "T_mean_K": eb.T_mean_K,
+                     **summary(gb)},
         "nemd": {"method": "langevin, baths 30/70 K", "bars": runs,
                  "kappa_inf_W_mK": k_nemd, "kappa_inf_err_W_mK": s_nemd,
                  "extrapolation": {k: v for k, v in ex.to_dict().items()
