@@ -19,7 +19,13 @@ cp "$OUT.log" "$R/analysis.log"
 cp "$OUT"/sigma_arrhenius.json "$OUT"/sigma_vs_T.csv "$OUT"/sigma_arrhenius.png "$R/" 2>/dev/null || true
 for d in "$OUT"/[0-9][0-9]-*; do
   b=$(basename "$d"); mkdir -p "$R/$b"
-  cp "$d"/conductivity.json "$d"/diffusion.csv "$d"/sites.json "$d"/jumps.csv "$d"/density.json \
+  cp "$d"/diffusion.csv "$d"/sites.json "$d"/jumps.csv "$d"/density.json \
      "$d"/msd.png "$d"/charge_msd.png "$d"/density_111_*.png "$R/$b/"
+  # the conductivity without its 10,001-point charge MSD (that is in charge_msd.csv, not kept)
+  .venv/bin/python -c "import json,sys; d=json.load(open(sys.argv[1])); [d.pop(k) for k in ('time_ps','charge_msd_e2A2')]; json.dump(d, open(sys.argv[2],'w'), indent=1)" \
+     "$d"/conductivity.json "$R/$b/conductivity.json"
 done
 for T in $TEMPS; do mkdir -p "$R/core0.5-${T}K"; cp "$OUT/core0.5-${T}K/sites.json" "$R/core0.5-${T}K/"; done
+# Arrhenius law of the tracer D (bounded species are left out)
+.venv/bin/mdargy msd "$OUT"/0*/msd.json -o "$OUT/D_arrhenius" --force | tee -a "$OUT.log"
+mkdir -p "$R/D_arrhenius"; cp "$OUT"/D_arrhenius/arrhenius.* "$R/D_arrhenius/"
