@@ -247,3 +247,16 @@ def test_sportran_without_the_shim_fails_on_this_numpy():
         with contextlib.redirect_stdout(io.StringIO()):
             st.HeatCurrent(np.stack([J, np.roll(J, 7, axis=1) ** 2]), DT_FS=5.0, UNITS="metal", TEMPERATURE=T,
                            VOLUME=V)
+
+
+def test_unresolved_low_frequency_peak_is_flagged():
+    """A slow component (τ = 20 ps, 5 % of the variance) under a fast one, in 200 ps: the
+    cepstral filter at f* = 20 THz cannot resolve the narrow zero-frequency peak it makes; the
+    running integral reaches it and the disagreement is flagged."""
+    rng = np.random.default_rng(12)
+    n = 40_000  # 200 ps
+    J = ou_fast(rng, n, 0.02, 20.0) + ou_fast(rng, n, 20.0, 4.5)
+    true = ou_kappa(0.02, 20.0) + ou_kappa(20.0, 4.5)
+    res = green_kubo(J, DT, V, T, fstar_THz=20.0, max_lag_ps=20.0, plateau_window_ps=(15, 20))
+    assert res.kappa_W_mK < 0.7 * true  # the bias the flag is about
+    assert any("plateau" in f and "narrower than the cepstral filter" in f for f in res.flags)
