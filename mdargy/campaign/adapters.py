@@ -167,6 +167,8 @@ def driver_config(spec, task, workdir, structure_file: str | None = None,
         pressure_bar=e.pressure_bar,
         dump_every=dump,
         text_dump=False,
+        heat_every=(_steps(task.params["heat_every_fs"] * 1e-3, dt) if task.params.get("gk")
+                    else 0),
     )
 
 

@@ -5,7 +5,9 @@
 * EMD task -> :func:`mdargy.drivers.run_emd` in ``<work>/run``; then, on the group's rank 0,
   the MSD and D per species (:func:`mdargy.analysis.diffusion.diffusion_coefficients`,
   ``msd.json`` + ``diffusion.json``) and/or the total and partial DOS
-  (:func:`mdargy.analysis.dos.compute_dos`, ``dos.json``) from the run's binary trajectory.
+  (:func:`mdargy.analysis.dos.compute_dos`, ``dos.json``) from the run's binary trajectory,
+  and/or the Green–Kubo κ ± σ of its heat current (:func:`mdargy.analysis.greenkubo.green_kubo`,
+  ``gk.json``).
 
 The drivers resume from the checkpoints in ``<work>/run`` and refuse to redo a finished run; a
 task interrupted after its MD finished therefore only redoes the analysis.
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from mdargy.campaign import adapters
 from mdargy.drivers.checkpoint import RunDirectory
-from mdargy.errors import MdargyError
+from mdargy.errors import InputError, MdargyError
 from mdargy.io.atomic import atomic_write_json
 
 
@@ -110,16 +112,23 @@ def _analyse_emd(spec, task, workdir: Path, res, resumed_from) -> dict:
     from mdargy.io.trajectory import load_trajectory
 
     e = spec.emd
+    out = {"kind": "emd", "T_K": task.T_K, "T_mean_K": float(res.T_mean_K),
+           "n_atoms": int(res.n_atoms), "n_frames": int(res.n_frames),
+           "frame_dt_ps": float(res.frame_dt_ps), "result": "run/result.json",
+           "resumed_from_step": resumed_from,
+           "analysis": {"msd_fit_range_ps": e.msd_fit_range_ps, "msd_blocks": e.msd_blocks,
+                        "dos_resolution_THz": e.dos_resolution_THz,
+                        "gk_fstar_THz": e.gk_fstar_THz},
+           "msd": None, "diffusion": None, "dos": None, "D_cm2_s": {}, "gk": None,
+           "kappa_GK_W_mK": None, "kappa_GK_err_W_mK": None, "warnings": []}
+    if task.params.get("gk"):
+        out.update(_analyse_gk(e, task, workdir, res))
+    if not (task.params.get("msd") or task.params.get("dos")):
+        return out
     traj = load_trajectory(res.trajectory_path, velocities=bool(task.params.get("dos")))
     if traj.dt_ps is None:
         traj = traj.replace(dt_ps=float(res.frame_dt_ps))
-    out = {"kind": "emd", "T_K": task.T_K, "T_mean_K": float(res.T_mean_K),
-           "n_atoms": int(res.n_atoms), "n_frames": int(traj.n_frames),
-           "frame_dt_ps": float(traj.dt_ps), "result": "run/result.json",
-           "resumed_from_step": resumed_from,
-           "analysis": {"msd_fit_range_ps": e.msd_fit_range_ps, "msd_blocks": e.msd_blocks,
-                        "dos_resolution_THz": e.dos_resolution_THz},
-           "msd": None, "diffusion": None, "dos": None, "D_cm2_s": {}, "warnings": []}
+    out.update(n_frames=int(traj.n_frames), frame_dt_ps=float(traj.dt_ps))
     if task.params.get("msd"):
         from mdargy.analysis.diffusion import diffusion_coefficients
 
@@ -145,3 +154,25 @@ def _analyse_emd(spec, task, workdir: Path, res, resumed_from) -> dict:
         out["dos"] = "dos.json"
         out["warnings"] += [f"DOS: {w}" for w in dos.warnings]
     return out
+
+
+def _analyse_gk(e, task, workdir: Path, res) -> dict:
+    """Green–Kubo κ of a task's heat current (cepstral, multicomponent for several species)."""
+    from mdargy.analysis.greenkubo import green_kubo
+    from mdargy.io.heatflux import read_heatflux
+
+    if not res.heatflux_path:
+        raise MdargyError(f"{res.output_dir}: the run recorded no heat current (heat_every = 0)")
+    s = read_heatflux(res.heatflux_path)
+    try:
+        gk = green_kubo(s.J_eVA_ps, s.dt_ps, s.volume_A3, s.temperature_K,
+                        species_flux=s.vsum_A_ps, species=s.species, fstar_THz=e.gk_fstar_THz,
+                        ensemble=s.ensemble,
+                        inputs={"file": s.path, "temperature_source": s.temperature_source,
+                                "task": task.id})
+    except InputError as exc:
+        raise InputError(str(exc), s.path) from None
+    gk.to_json(workdir / "gk.json")
+    return {"gk": "gk.json", "kappa_GK_W_mK": float(gk.kappa_W_mK),
+            "kappa_GK_err_W_mK": float(gk.kappa_err_W_mK), "gk_method": gk.method,
+            "warnings": [f"Green-Kubo: {f}" for f in gk.flags]}

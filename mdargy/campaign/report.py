@@ -9,6 +9,9 @@ Produces, under ``OUTPUT/report/``:
   task); ``arrhenius.csv`` -- D0, Ea per species with at least two temperatures of significant
   diffusion (:func:`mdargy.analysis.diffusion.fit_arrhenius`);
 * ``dos_T<T>K.csv`` -- total and partial phonon DOS at each DOS temperature;
+* ``kappa_gk.csv`` -- Green–Kubo κ(T) ± σ (cepstral) of the EMD tasks that recorded the heat
+  current; ``figures/kappa_methods_vs_T.png`` -- κ(T) of every method on one plot, with a
+  measured band from ``[report]``;
 * ``report.json`` -- all of the above plus task statuses, warnings and provenance;
 * ``figures/*.png`` -- 1/κ vs 1/L per T, κ∞ vs T, MSD per T, Arrhenius, DOS per T
   (:mod:`mdargy.plots`);
@@ -52,6 +55,7 @@ class Report:
     warnings: tuple
     figures: tuple
     run_notes: tuple = ()
+    kappa_gk: tuple = ()
 
     def text_summary(self) -> str:
         lines = []
@@ -63,6 +67,10 @@ class Report:
             for row in self.kappa_L:
                 lines.append(f"kappa({format_T(row['T_K'])} K, L = {row['length_A']:.4g} Å) = "
                              f"{row['kappa_W_mK']:.3g} ± {row['kappa_err_W_mK']:.2g} W/(m K)")
+        for row in self.kappa_gk:
+            lines.append(f"kappa_GK({format_T(row['T_K'])} K) = {row['kappa_W_mK']:.3g} ± "
+                         f"{row['kappa_err_W_mK']:.2g} W/(m K)  [{row['method']}, "
+                         f"{row['duration_ps']:g} ps]")
         for row in self.diffusion:
             lines.append(f"D_{row['species']}({format_T(row['T_K'])} K) = {row['D_cm2_s']:.3g} ± "
                          f"{row['D_err_cm2_s']:.2g} cm^2/s"
@@ -202,6 +210,55 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
             plot_kappa_vs_T(extrap, path=p)
             figs.append(str(p))
 
+    # ------------------------------------------------------------------ EMD: Green-Kubo
+    from mdargy.analysis.greenkubo import GreenKuboResult
+
+    kappa_gk = []
+    for t in tasks:
+        if t.kind != "emd" or t.id not in done or not t.params.get("gk"):
+            continue
+        o = done[t.id]["outputs"]
+        g = GreenKuboResult.from_json(store.final_path(t.id) / o["gk"])
+        kappa_gk.append({"T_K": t.T_K, "kappa_W_mK": g.kappa_W_mK,
+                         "kappa_err_W_mK": g.kappa_err_W_mK, "method": g.method,
+                         "kappa_one_component_W_mK": g.kappa_one_component_W_mK,
+                         "fstar_THz": g.fstar_THz, "duration_ps": g.duration_ps,
+                         "T_mean_K": g.temperature_K, "task": t.id, "flags": list(g.flags)})
+        for f in g.flags:
+            warnings.append(f"Green-Kubo at {format_T(t.T_K)} K: {f}")
+        if figures:
+            from mdargy.plots.greenkubo import plot_green_kubo
+
+            p = fdir / f"gk_T{format_T(t.T_K)}K.png"
+            plot_green_kubo(g, path=p)
+            figs.append(str(p))
+    kappa_gk.sort(key=lambda r: r["T_K"])
+    if kappa_gk:
+        atomic_write_csv(rdir / "kappa_gk.csv",
+                         ["T_K", "kappa_W_mK", "kappa_err_W_mK", "method",
+                          "kappa_one_component_W_mK", "fstar_THz", "duration_ps", "task"],
+                         [[r[k] for k in ("T_K", "kappa_W_mK", "kappa_err_W_mK", "method",
+                                          "kappa_one_component_W_mK", "fstar_THz",
+                                          "duration_ps", "task")] for r in kappa_gk])
+    if figures and (kappa_gk or len(kappa_inf) > 0):
+        from mdargy.plots.kappa import plot_kappa_methods
+
+        series = {}
+        if kappa_inf:
+            series["NEMD κ∞"] = [(r["T_K"], r["kappa_inf_W_mK"], r["kappa_inf_err_W_mK"])
+                                 for r in kappa_inf]
+        if kappa_gk:
+            series["Green–Kubo"] = [(r["T_K"], r["kappa_W_mK"], r["kappa_err_W_mK"])
+                                    for r in kappa_gk]
+        band = None
+        if spec.report.get("kappa_band_W_mK"):
+            band = (tuple(spec.report["kappa_band_T_K"]), tuple(spec.report["kappa_band_W_mK"]),
+                    spec.report.get("kappa_band_label") or "measured")
+        if len(series) > 1 or band is not None:
+            p = fdir / "kappa_methods_vs_T.png"
+            plot_kappa_methods(series, band=band, path=p)
+            figs.append(str(p))
+
     # ------------------------------------------------------------------ EMD: MSD and D
     from mdargy.analysis.diffusion import DiffusionResult, is_diffusing
 
@@ -313,12 +370,13 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
         json_path=str(rdir / "report.json"), kappa_L=tuple(kappa_L), kappa_inf=tuple(kappa_inf),
         diffusion=tuple(diffusion), arrhenius=tuple(arrhenius), dos=tuple(dos_rows),
         missing=tuple(missing), warnings=tuple(warnings), figures=tuple(figs),
-        run_notes=tuple(run_notes),
+        run_notes=tuple(run_notes), kappa_gk=tuple(kappa_gk),
     )
     index = json.loads(store.index_path.read_text())
     atomic_write_json(rdir / "report.json", {
         "campaign": spec.name, "description": spec.description,
-        "kappa_L": kappa_L, "kappa_inf": kappa_inf, "diffusion": diffusion,
+        "kappa_L": kappa_L, "kappa_inf": kappa_inf, "kappa_gk": kappa_gk,
+        "diffusion": diffusion,
         "arrhenius": arrhenius, "dos": dos_rows, "missing_tasks": missing,
         "task_status": {tid: e.get("status") for tid, e in index.get("tasks", {}).items()},
         "warnings": warnings, "run_notes": run_notes, "figures": [str(Path(p).relative_to(rdir)) for p in figs],
@@ -344,6 +402,13 @@ def _approximations(spec: CampaignSpec) -> list[str]:
                    "over independent segments.")
         out.append("DOS: Fourier transform of the mass-weighted VACF with a lag window; "
                    "frequency resolution given per temperature; classical dynamics.")
+        if spec.emd.gk_temperatures_K:
+            out.append("kappa_GK: Green-Kubo integral of the heat current (LAMMPS compute "
+                       "heat/flux with the centroid per-atom virial; Fan et al., PRB 2015) by the "
+                       "cepstral method through sportran (Ercole, Marcolongo & Baroni, Sci. Rep. "
+                       "2017), with the mass fluxes decorrelated when several species are present "
+                       "(Bertossa, Grasselli & Baroni, PRL 2019); σ is statistical; classical "
+                       "dynamics in one finite cell.")
     return out
 
 
@@ -379,7 +444,19 @@ def _summary_markdown(spec: CampaignSpec, rep: Report, index: dict) -> str:
                                  _fmt(r["chi2_red"], 3), r["n_lengths"]] for r in rep.kappa_inf]))
             L.append("")
         for p in rep.figures:
-            if Path(p).name.startswith("kappa"):
+            if Path(p).name.startswith("kappa") and "methods" not in Path(p).name:
+                L += [img(p, Path(p).stem), ""]
+    if rep.kappa_gk:
+        L += ["## Thermal conductivity (Green–Kubo, EMD heat current)", ""]
+        L.append(_md_table(["T (K)", "κ_GK (W/m/K)", "σ", "analysis", "one-component κ (not "
+                            "valid for several species)", "f* (THz)", "run (ps)"],
+                           [[format_T(r["T_K"]), _fmt(r["kappa_W_mK"], 3),
+                             _fmt(r["kappa_err_W_mK"], 2), r["method"],
+                             _fmt(r["kappa_one_component_W_mK"], 3), _fmt(r["fstar_THz"], 3),
+                             _fmt(r["duration_ps"])] for r in rep.kappa_gk]))
+        L.append("")
+        for p in rep.figures:
+            if Path(p).name.startswith("gk_"):
                 L += [img(p, Path(p).stem), ""]
     if rep.diffusion:
         L += ["## Diffusion (EMD, MSD)", ""]
@@ -415,6 +492,9 @@ def _summary_markdown(spec: CampaignSpec, rep: Report, index: dict) -> str:
         for p in rep.figures:
             if Path(p).name.startswith("dos"):
                 L += [img(p, Path(p).stem), ""]
+    for p in rep.figures:
+        if Path(p).name.startswith("kappa_methods"):
+            L += ["## κ(T) by every method", "", img(p, Path(p).stem), ""]
     L += ["## How the numbers were obtained", ""]
     L += [f"- {a}" for a in _approximations(spec)]
     L.append("")
@@ -422,6 +502,6 @@ def _summary_markdown(spec: CampaignSpec, rep: Report, index: dict) -> str:
         L += ["## Warnings", ""] + [f"- {w}" for w in rep.warnings] + [""]
     if rep.run_notes:
         L += ["## Notes from the NEMD runs", ""] + [f"- {w}" for w in rep.run_notes] + [""]
-    L += ["Tables: `kappa_L.csv`, `kappa_inf.csv`, `diffusion.csv`, `arrhenius.csv`, "
+    L += ["Tables: `kappa_L.csv`, `kappa_inf.csv`, `kappa_gk.csv`, `diffusion.csv`, `arrhenius.csv`, "
           "`dos_T*.csv`; everything in `report.json`.", ""]
     return "\n".join(L)

@@ -20,6 +20,7 @@ Layout of a campaign file (see ``inputs/campaigns/demo.toml`` and ``docs/campaig
     [nemd]       temperatures_K, lengths_cells, cross_section_cells, bath_cells, method, run lengths
     [emd]        msd_temperatures_K, dos_temperatures_K, supercell, run lengths, sampling
     [lammps]     extra_commands (raw LAMMPS, the only such field)
+    [report]     kappa_band_W_mK, kappa_band_T_K: a measured kappa range drawn on the figures
 
 Relative paths *inside* the file (structure and potential files) are resolved against the
 directory of the campaign file. The output directory is resolved against the current working
@@ -194,12 +195,31 @@ EMD_FIELDS = {
                               "must be [t_start, t_end] with 0 <= t_start < t_end"),
     "msd_blocks": Field("int", default=5, check=lambda v: None if v >= 2 else "must be >= 2"),
     "dos_resolution_THz": Field("float", default=None, check=_positive),
+    "gk_temperatures_K": Field("list[float]", default=[], check=_temperatures,
+                               doc="temperatures whose EMD run also records the heat current for "
+                               "Green-Kubo kappa (needs production_ensemble = 'nve')"),
+    "heat_every_fs": Field("float", default=5.0, check=_positive,
+                           doc="heat-current sampling interval of the Green-Kubo runs"),
+    "gk_fstar_THz": Field("float", default=None, check=_positive,
+                          doc="cutoff frequency of the cepstral analysis; default automatic"),
     "checkpoint_every_ps": Field("float", default=None, check=_positive),
 }
 
 LAMMPS_FIELDS = {
     "extra_commands": Field("str", default="",
                             doc="raw LAMMPS commands inserted after the potential, verbatim"),
+}
+
+def _band(vs):
+    return None if len(vs) == 2 and 0 <= vs[0] <= vs[1] else "must be [low, high] with 0 <= low <= high"
+
+
+REPORT_FIELDS = {
+    "kappa_band_W_mK": Field("list[float]", default=None, check=_band,
+                             doc="a measured range of kappa drawn as a band on the kappa(T) figure"),
+    "kappa_band_T_K": Field("list[float]", default=None, check=_band,
+                            doc="the temperatures the measured band spans"),
+    "kappa_band_label": Field("str", default="measured", doc="legend text of the band"),
 }
 
 #: Top-level tables. "structure" and "potential" are validated by their own modules.
@@ -211,6 +231,7 @@ TABLES = {
     "nemd": NEMD_FIELDS,
     "emd": EMD_FIELDS,
     "lammps": LAMMPS_FIELDS,
+    "report": REPORT_FIELDS,
 }
 REQUIRED_TABLES = ("campaign", "structure", "potential")
 
@@ -260,12 +281,16 @@ class EMDSpec:
     msd_fit_range_ps: tuple[float, float] | None
     msd_blocks: int
     dos_resolution_THz: float | None
+    gk_temperatures_K: tuple[float, ...]
+    heat_every_fs: float
+    gk_fstar_THz: float | None
     checkpoint_every_ps: float | None
 
     @property
     def temperatures_K(self) -> tuple[float, ...]:
-        """Every temperature that gets an EMD run (MSD and/or DOS), ascending."""
-        return tuple(sorted(set(self.msd_temperatures_K) | set(self.dos_temperatures_K)))
+        """Every temperature that gets an EMD run (MSD, DOS and/or Green-Kubo), ascending."""
+        return tuple(sorted(set(self.msd_temperatures_K) | set(self.dos_temperatures_K)
+                            | set(self.gk_temperatures_K)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -290,6 +315,7 @@ class CampaignSpec:
     emd: EMDSpec | None
     extra_commands: str
     raw_sha256: str
+    report: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict:
         from mdargy.results import to_jsonable
@@ -498,6 +524,9 @@ def parse_campaign(text: str, path: str | Path = "<string>", base_dir: str | Pat
     camp = _check_table(data["campaign"], CAMPAIGN_FIELDS, "campaign", path)
     md = _check_table(data.get("md", {}), MD_FIELDS, "md", path)
     lmp = _check_table(data.get("lammps", {}), LAMMPS_FIELDS, "lammps", path)
+    report = _check_table(data.get("report", {}), REPORT_FIELDS, "report", path)
+    if (report["kappa_band_W_mK"] is None) != (report["kappa_band_T_K"] is None):
+        raise InputError("[report] kappa_band_W_mK and kappa_band_T_K go together", path)
 
     structure = data["structure"]
     potential = data["potential"]
@@ -588,11 +617,27 @@ def parse_campaign(text: str, path: str | Path = "<string>", base_dir: str | Pat
     emd = None
     if "emd" in data:
         e = _check_table(data["emd"], EMD_FIELDS, "emd", path)
-        if not e["msd_temperatures_K"] and not e["dos_temperatures_K"]:
-            raise InputError("[emd] has no task: give msd_temperatures_K and/or "
-                             "dos_temperatures_K", path)
+        if not (e["msd_temperatures_K"] or e["dos_temperatures_K"] or e["gk_temperatures_K"]):
+            raise InputError("[emd] has no task: give msd_temperatures_K, dos_temperatures_K "
+                             "and/or gk_temperatures_K", path)
         _check_steps("emd", e, ("equilibration_ps", "production_ps", "dump_every_fs",
                                 "checkpoint_every_ps"), dt_fs, path)
+        if e["gk_temperatures_K"]:
+            _check_steps("emd", e, ("heat_every_fs",), dt_fs, path)
+            if e["production_ensemble"] != "nve":
+                raise InputError("[emd] gk_temperatures_K needs production_ensemble = 'nve': a "
+                                 "thermostat perturbs the dynamics that carry the heat "
+                                 f"(got {e['production_ensemble']!r})", path)
+            heat_steps = round(e["heat_every_fs"] / dt_fs)
+            for key in ("equilibration_ps", "production_ps"):
+                if round(e[key] * 1000 / dt_fs) % heat_steps:
+                    raise InputError(f"[emd] {key} = {e[key]} must be a whole multiple of "
+                                     f"heat_every_fs = {e['heat_every_fs']} fs", path)
+            nyq = 1.0 / (2 * e["heat_every_fs"] * 1e-3)
+            if e["gk_fstar_THz"] is not None and e["gk_fstar_THz"] >= nyq:
+                raise InputError(f"[emd] gk_fstar_THz = {e['gk_fstar_THz']} THz is above the "
+                                 f"Nyquist frequency {nyq:.4g} THz of heat_every_fs = "
+                                 f"{e['heat_every_fs']} fs", path)
         if e["dump_every_fs"] * 1e-3 * 8 > e["production_ps"]:
             raise InputError(f"[emd] dump_every_fs = {e['dump_every_fs']} fs leaves fewer than 8 "
                              f"frames in production_ps = {e['production_ps']} ps", path)
@@ -612,6 +657,7 @@ def parse_campaign(text: str, path: str | Path = "<string>", base_dir: str | Pat
                              f"the production run ({e['production_ps']} ps)", path)
         emd = EMDSpec(**{**e, "msd_temperatures_K": tuple(e["msd_temperatures_K"]),
                          "dos_temperatures_K": tuple(e["dos_temperatures_K"]),
+                         "gk_temperatures_K": tuple(e["gk_temperatures_K"]),
                          "supercell": tuple(e["supercell"]),
                          "msd_fit_range_ps": (tuple(e["msd_fit_range_ps"])
                                               if e["msd_fit_range_ps"] else None)})
@@ -632,6 +678,7 @@ def parse_campaign(text: str, path: str | Path = "<string>", base_dir: str | Pat
         nemd=nemd,
         emd=emd,
         extra_commands=lmp["extra_commands"],
+        report=report,
         raw_sha256=hashlib.sha256(text.encode()).hexdigest(),
     )
 

@@ -1,7 +1,8 @@
 """The task model: a campaign expands into independent tasks, each one LAMMPS run.
 
 * one NEMD task per (temperature, length);
-* one EMD task per temperature that asks for MSD and/or DOS (a single trajectory serves both).
+* one EMD task per temperature that asks for MSD, DOS and/or Green–Kubo κ (a single run serves
+  all three; a Green–Kubo task also records the heat current).
 
 Every task has a stable identifier (``nemd_T300K_L8``, ``emd_T550K``) that names its directory,
 a seed derived from the campaign seed and the identifier only (so adding temperatures to a
@@ -119,12 +120,17 @@ def build_tasks(spec: CampaignSpec) -> list[Task]:
         # blocks, DOS resolution) are recorded in each task's outputs instead, so a failed
         # analysis can be redone with new settings without repeating the MD
         for key in ("msd_temperatures_K", "dos_temperatures_K", "checkpoint_every_ps",
-                    "msd_fit_range_ps", "msd_blocks", "dos_resolution_THz"):
+                    "msd_fit_range_ps", "msd_blocks", "dos_resolution_THz",
+                    "gk_temperatures_K", "heat_every_fs", "gk_fstar_THz"):
             emd_inputs.pop(key)
         for T in e.temperatures_K:
             tid = f"emd_T{format_T(T)}K"
             seed = task_seed(spec.seed, tid)
             params = {"msd": T in e.msd_temperatures_K, "dos": T in e.dos_temperatures_K}
+            if T in e.gk_temperatures_K:
+                # only Green-Kubo tasks carry these keys, so the fingerprints of other tasks do
+                # not change when a campaign gains Green-Kubo temperatures
+                params.update(gk=True, heat_every_fs=e.heat_every_fs)
             fp = canonical_hash({"kind": "emd", "T_K": T, "seed": seed, "params": params,
                                  "emd": emd_inputs, **common})
             # sampling velocities every couple of steps makes an EMD run somewhat dearer

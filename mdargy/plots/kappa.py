@@ -71,3 +71,39 @@ def plot_kappa_vs_T(results, path=None, ax=None):
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+def plot_kappa_methods(series, band=None, path=None, ax=None):
+    """κ(T) ± σ of several methods on one plot, optionally with a measured band.
+
+    Parameters
+    ----------
+    series : mapping of label -> sequence of (T_K, κ W/(m·K), σ W/(m·K))
+        One line per method (e.g. NEMD κ∞, Green–Kubo, Wigner κ_p + κ_c).
+    band : ((T_lo, T_hi), (κ_lo, κ_hi), label), optional
+        A measured range drawn as a shaded rectangle.
+    """
+    if ax is None:
+        fig, ax = new_figure()
+    else:
+        fig = ax.figure
+    markers = "osD^v<>"
+    for i, (label, rows) in enumerate(series.items()):
+        rows = sorted(rows, key=lambda t: t[0])
+        T, k, e = (np.array(c, float) for c in zip(*rows))
+        ax.errorbar(T, k, yerr=e, fmt=markers[i % len(markers)] + "-", ms=5, capsize=3, lw=1,
+                    label=label)
+    if band is not None:
+        (t0, t1), (k0, k1), text = band
+        if t1 <= t0:
+            t0, t1 = t0 - 10.0, t1 + 10.0
+        ax.fill_between([t0, t1], [k0, k0], [k1, k1], color="0.6", alpha=0.3, lw=0,
+                        label=f"{text}: {k0:g}–{k1:g} W/(m·K)")
+    ax.set_ylim(bottom=0.0)
+    ax.set_xlabel("T (K)")
+    ax.set_ylabel("κ (W/(m·K))")
+    ax.set_title("Thermal conductivity by method")
+    ax.legend(fontsize=8)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
