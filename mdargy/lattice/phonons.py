@@ -25,6 +25,9 @@ from mdargy.results import Result, provenance
 #: Frequencies below ``-IMAGINARY_TOL_THZ`` count as imaginary (acoustic modes at Γ excepted).
 IMAGINARY_TOL_THZ = 0.01
 
+#: q step (1/Å) of the central-difference group velocities.
+GV_DELTA_Q = 1e-5
+
 
 @dataclasses.dataclass(frozen=True)
 class PhononResult(Result):
@@ -48,15 +51,18 @@ class PhononResult(Result):
     band_weights : dict element -> ndarray (nq, nbands)
         Share of each mode's eigenvector norm on that element (sums to 1 over elements).
     band_speed_THz_A : ndarray (nq, nbands)
-        Group-velocity magnitude, THz·Å (× 100 = m/s).
+        Group-velocity magnitude, THz·Å (× 100 = m/s); NaN between ``gv_stride`` points.
     dos_freq_THz : ndarray (nf,)
     dos_total_per_THz : ndarray (nf,)
+        Gaussian-broadened (see ``provenance``) from the q-mesh frequencies of phonopy.
     dos_by_element_per_THz : dict element -> ndarray (nf,)
     dos_integral : float
         ∫ DOS dω (should be 3 × n_atoms_primitive).
     mesh : tuple of int
-    mean_speed_acoustic_m_s : float
-        Mean group speed of the three lowest branches over the mesh, m/s.
+    sound_speeds_m_s : tuple of 3 float
+        ω/|q| of the three acoustic branches at |q| = 0.005 1/Å along the first path segment.
+    gv_stride : int
+        Group velocities are computed at every ``gv_stride``-th path point (NaN elsewhere).
     gamma_acoustic_THz : tuple of float
         The three lowest frequencies at Γ (acoustic sum rule: ~0).
     imaginary_modes : tuple of dict
@@ -81,7 +87,8 @@ class PhononResult(Result):
     dos_by_element_per_THz: dict
     dos_integral: float
     mesh: tuple
-    mean_speed_acoustic_m_s: float
+    sound_speeds_m_s: tuple
+    gv_stride: int
     gamma_acoustic_THz: tuple
     imaginary_modes: tuple
     has_imaginary: bool
@@ -98,13 +105,15 @@ class PhononResult(Result):
             path_labels=tuple(r.path_labels), path_label_x_inv_A=tuple(r.path_label_x_inv_A),
             elements=tuple(r.elements), mesh=tuple(r.mesh),
             gamma_acoustic_THz=tuple(r.gamma_acoustic_THz),
+            sound_speeds_m_s=tuple(r.sound_speeds_m_s),
             imaginary_modes=tuple(r.imaginary_modes))
 
     def summary(self) -> str:
         s = (f"{self.n_atoms_primitive} atoms/primitive cell, {3 * self.n_atoms_primitive} "
              f"branches, max {self.band_freq_THz.max():.2f} THz; acoustic at Γ "
              f"{max(abs(g) for g in self.gamma_acoustic_THz):.1e} THz; ∫DOS = "
-             f"{self.dos_integral:.3f}; mean acoustic speed {self.mean_speed_acoustic_m_s:.0f} m/s")
+             f"{self.dos_integral:.3f}; sound speeds "
+             f"{', '.join(f'{v:.0f}' for v in self.sound_speeds_m_s)} m/s")
         if self.has_imaginary:
             s += (f"; IMAGINARY MODES: {len(self.imaginary_modes)} (lowest "
                   f"{self.min_freq_THz:.3f} THz)")
@@ -118,8 +127,10 @@ def _phonopy(unitcell, reps):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the 'auto' primitive-matrix notice of phonopy 4
+        # group velocities by central differences (Δq = 1e-5 1/Å): phonopy's analytical
+        # derivative costs seconds per q-point for 448-atom supercells
         return Phonopy(phonopy_atoms(unitcell), supercell_matrix=np.diag(reps),
-                       primitive_matrix="auto", log_level=0)
+                       primitive_matrix="auto", log_level=0, group_velocity_delta_q=GV_DELTA_Q)
 
 
 def phonopy_object(unitcell, reps: Sequence[int], fc2):
@@ -176,6 +187,43 @@ def element_weights(eigenvectors, elements: Sequence[str]) -> dict:
     return {str(e): amp[:, els == e, :].sum(axis=1) for e in dict.fromkeys(elements)}
 
 
+def smeared_dos(freqs_THz, weights: dict, sigma_THz: float = 0.05, step_THz: float = 0.01):
+    """Total and per-element DOS from mesh frequencies (nq, nb) and element weights.
+
+    Each mode is a normalised Gaussian of width ``sigma_THz`` (weighted by its element share for
+    the partial DOS), so the total integrates to the number of branches per primitive cell and
+    the partials sum to the total. Returns (frequencies, total, {element: partial}), per THz.
+    """
+    f = np.asarray(freqs_THz, dtype=float)
+    if not sigma_THz > 0:
+        raise InputError(f"the DOS broadening must be positive, got {sigma_THz}")
+    grid = np.arange(f.min() - 5 * sigma_THz, f.max() + 5 * sigma_THz + step_THz, step_THz)
+    nq = f.shape[0]
+    out = {e: np.zeros_like(grid) for e in weights}
+    tot = np.zeros_like(grid)
+    norm = 1.0 / (np.sqrt(2 * np.pi) * sigma_THz * nq)
+    fl = f.ravel()
+    wl = {e: np.asarray(w).ravel() for e, w in weights.items()}
+    for lo in range(0, len(fl), 2048):  # chunks keep the (modes × grid) block small
+        g = np.exp(-0.5 * ((grid[None, :] - fl[lo:lo + 2048, None]) / sigma_THz) ** 2) * norm
+        tot += g.sum(axis=0)
+        for e in out:
+            out[e] += wl[e][lo:lo + 2048] @ g
+    return grid, tot, out
+
+
+def sound_speeds(ph, path_q, dq_inv_A: float = 0.005) -> tuple:
+    """ω/|q| (m/s) of the three lowest branches at |q| = ``dq_inv_A`` from Γ along the first
+    segment of the path (``path_q[0]`` must be Γ)."""
+    q0, q1 = np.asarray(path_q[0]), np.asarray(path_q[1])
+    rec = np.linalg.inv(np.asarray(ph.primitive.cell)).T  # rows: reciprocal vectors / 2π
+    d = (q1 - q0) @ rec
+    step = (q1 - q0) * dq_inv_A / np.linalg.norm(d)
+    ph.run_qpoints([q0 + step])
+    f = np.sort(np.asarray(ph.qpoints.frequencies)[0])[:3]
+    return tuple(float(v) for v in 100.0 * f / dq_inv_A)
+
+
 def _imaginary(qpoints, freqs, tol, where) -> list:
     out = []
     for q, f in zip(qpoints, freqs):
@@ -192,7 +240,7 @@ def _imaginary(qpoints, freqs, tol, where) -> list:
 def compute_phonons(unitcell, reps: Sequence[int], fc2, temperature_K: float = float("nan"),
                     mesh: Sequence[int] | int = 16, npoints: int = 200,
                     imaginary_tol_THz: float = IMAGINARY_TOL_THZ,
-                    dos_step_THz: float | None = None) -> PhononResult:
+                    dos_sigma_THz: float = 0.05, dos_step_THz: float = 0.01) -> PhononResult:
     """Dispersion, DOS (total and per element), group velocities and imaginary modes.
 
     Parameters
@@ -207,34 +255,33 @@ def compute_phonons(unitcell, reps: Sequence[int], fc2, temperature_K: float = f
         q-mesh of the DOS and mean speeds (an int: that many points along each axis).
     npoints : int
         Points along the dispersion path.
-    dos_step_THz : float, optional
-        Frequency step of the DOS (phonopy's default when None).
+    dos_sigma_THz, dos_step_THz : float
+        Gaussian broadening and frequency step of the DOS (:func:`smeared_dos`).
     """
     ph = phonopy_object(unitcell, reps, fc2)
     prim = ph.primitive
     elements = tuple(prim.symbols)
     q, x, X, labels = band_path(prim.cell, npoints)
-    ph.run_qpoints(q, with_eigenvectors=True, with_group_velocities=True)
+    ph.run_qpoints(q, with_eigenvectors=True)
     qd = ph.qpoints
     freq = np.asarray(qd.frequencies)
     w = element_weights(qd.eigenvectors, elements)
-    gv = np.linalg.norm(np.asarray(qd.group_velocities), axis=-1)
+    # phonopy's group velocities cost ~ n_bands eigen-perturbations per q-point (3 s at 168
+    # bands): computed at every gv_stride-th path point, NaN elsewhere
+    nb = freq.shape[1]
+    stride = max(1, int(np.ceil(nb * len(q) / 3000)))
+    gv = np.full(freq.shape, np.nan)
+    ph.run_qpoints(q[::stride], with_group_velocities=True)
+    gv[::stride] = np.linalg.norm(np.asarray(ph.qpoints.group_velocities), axis=-1)
     imag = _imaginary(q, freq, imaginary_tol_THz, "path")
     m = (int(mesh),) * 3 if np.isscalar(mesh) else tuple(int(v) for v in mesh)
-    ph.run_mesh(m, with_eigenvectors=True, is_mesh_symmetry=False, with_group_velocities=True)
+    ph.run_mesh(m, with_eigenvectors=True, is_mesh_symmetry=False)
     md = ph.mesh
     mf = np.asarray(md.frequencies)
     imag += _imaginary(md.qpoints, mf, imaginary_tol_THz, "mesh")
-    speed_ac = float(np.linalg.norm(np.asarray(md.group_velocities)[:, :3], axis=-1).mean()
-                     * 100.0)
-    kw = {} if dos_step_THz is None else {"freq_pitch": dos_step_THz}
-    ph.run_total_dos(**kw)
-    fpts = np.asarray(ph.total_dos.frequency_points)
-    tot = np.asarray(ph.total_dos.dos)
-    ph.run_projected_dos(**kw)
-    pd = np.asarray(ph.projected_dos.projected_dos)  # (n_prim, nf)
-    els = np.asarray(elements)
-    by_el = {str(e): pd[els == e].sum(axis=0) for e in dict.fromkeys(elements)}
+    sound = sound_speeds(ph, q)
+    fpts, tot, by_el = smeared_dos(mf, element_weights(md.eigenvectors, elements),
+                                   sigma_THz=dos_sigma_THz, step_THz=dos_step_THz)
     integral = float(np.trapezoid(tot, fpts))
     ph.run_qpoints([[0, 0, 0]])
     g = np.sort(np.asarray(ph.qpoints.frequencies)[0])[:3]
@@ -244,10 +291,11 @@ def compute_phonons(unitcell, reps: Sequence[int], fc2, temperature_K: float = f
         path_labels=labels, path_label_x_inv_A=tuple(float(v) for v in X), path_x_inv_A=x,
         path_qpoints=q, band_freq_THz=freq, band_weights=w, band_speed_THz_A=gv,
         dos_freq_THz=fpts, dos_total_per_THz=tot, dos_by_element_per_THz=by_el,
-        dos_integral=integral, mesh=m, mean_speed_acoustic_m_s=speed_ac,
+        dos_integral=integral, mesh=m, sound_speeds_m_s=sound, gv_stride=stride,
         gamma_acoustic_THz=tuple(float(v) for v in g), imaginary_modes=tuple(imag),
         has_imaginary=bool(imag), min_freq_THz=fmin,
         provenance=provenance(reps=tuple(reps), mesh=m, npoints=npoints,
+                              dos_sigma_THz=dos_sigma_THz, dos_step_THz=dos_step_THz,
                               imaginary_tol_THz=imaginary_tol_THz,
                               phonopy=_v("phonopy")))
 
