@@ -7,7 +7,8 @@
   ``msd.json`` + ``diffusion.json``) and/or the total and partial DOS
   (:func:`mdargy.analysis.dos.compute_dos`, ``dos.json``) from the run's binary trajectory,
   and/or the Green–Kubo κ ± σ of its heat current (:func:`mdargy.analysis.greenkubo.green_kubo`,
-  ``gk.json``).
+  ``gk.json``), and/or force constants, phonons and Wigner κ_p + κ_c of its snapshots
+  (:func:`mdargy.lattice.pipeline.lattice_from_run`, ``lattice.json`` and ``lattice/``).
 
 The drivers resume from the checkpoints in ``<work>/run`` and refuse to redo a finished run; a
 task interrupted after its MD finished therefore only redoes the analysis.
@@ -123,6 +124,8 @@ def _analyse_emd(spec, task, workdir: Path, res, resumed_from) -> dict:
            "kappa_GK_W_mK": None, "kappa_GK_err_W_mK": None, "warnings": []}
     if task.params.get("gk"):
         out.update(_analyse_gk(e, task, workdir, res))
+    if task.params.get("lattice"):
+        out.update(_analyse_lattice(spec.lattice, task, workdir, res, out["warnings"]))
     if not (task.params.get("msd") or task.params.get("dos")):
         return out
     traj = load_trajectory(res.trajectory_path, velocities=bool(task.params.get("dos")))
@@ -176,3 +179,30 @@ def _analyse_gk(e, task, workdir: Path, res) -> dict:
     return {"gk": "gk.json", "kappa_GK_W_mK": float(gk.kappa_W_mK),
             "kappa_GK_err_W_mK": float(gk.kappa_err_W_mK), "gk_method": gk.method,
             "warnings": [f"Green-Kubo: {f}" for f in gk.flags]}
+
+
+def _analyse_lattice(la, task, workdir: Path, res, warnings: list) -> dict:
+    """Force constants, phonons and Wigner κ of a task's EMD run (on this rank alone).
+
+    The stages are files in ``workdir/lattice`` and are reused when present, so a task killed
+    in the (long) phono3py stage resumes there.
+    """
+    from mpi4py import MPI
+
+    from mdargy.lattice.pipeline import lattice_from_run
+
+    cutoffs = None
+    if la.cutoffs_A is not None:
+        cutoffs = {order: c for order, c in zip((2, 3, 4), la.cutoffs_A)}
+    lat = lattice_from_run(res.output_dir, workdir / "lattice", n_snapshots=la.n_snapshots,
+                           skip_ps=la.skip_ps, cutoffs_A=cutoffs, max_order=la.max_order,
+                           mesh=la.mesh, coarse_mesh=la.coarse_mesh, classical=la.classical,
+                           comm=MPI.COMM_SELF)
+    lat.to_json(workdir / "lattice.json")
+    warnings += [f"lattice: {w}" for w in getattr(lat, "warnings", ()) or ()]
+    if lat.has_imaginary:
+        warnings.append(f"lattice: {lat.n_imaginary_modes} imaginary mode(s), lowest "
+                        f"{lat.min_freq_THz:.3g} THz (see lattice/phonons.json)")
+    return {"lattice": "lattice.json", "kappa_p_W_mK": lat.kappa_p_W_mK,
+            "kappa_c_W_mK": lat.kappa_c_W_mK, "kappa_wigner_W_mK": lat.kappa_total_W_mK,
+            "warnings": warnings}

@@ -9,6 +9,8 @@ Produces, under ``OUTPUT/report/``:
   task); ``arrhenius.csv`` -- D0, Ea per species with at least two temperatures of significant
   diffusion (:func:`mdargy.analysis.diffusion.fit_arrhenius`);
 * ``dos_T<T>K.csv`` -- total and partial phonon DOS at each DOS temperature;
+* ``kappa_wigner.csv`` -- Wigner κ_p, κ_c (phono3py) from the ``[lattice]`` temperatures, with
+  the fit quality and the q-mesh check; figures of the dispersion, phonon DOS, spectral κ;
 * ``kappa_gk.csv`` -- Green–Kubo κ(T) ± σ (cepstral) of the EMD tasks that recorded the heat
   current; ``figures/kappa_methods_vs_T.png`` -- κ(T) of every method on one plot, with a
   measured band from ``[report]``;
@@ -56,6 +58,7 @@ class Report:
     figures: tuple
     run_notes: tuple = ()
     kappa_gk: tuple = ()
+    kappa_wigner: tuple = ()
 
     def text_summary(self) -> str:
         lines = []
@@ -71,6 +74,11 @@ class Report:
             lines.append(f"kappa_GK({format_T(row['T_K'])} K) = {row['kappa_W_mK']:.3g} ± "
                          f"{row['kappa_err_W_mK']:.2g} W/(m K)  [{row['method']}, "
                          f"{row['duration_ps']:g} ps]")
+        for row in self.kappa_wigner:
+            lines.append(f"kappa_Wigner({format_T(row['T_K'])} K) = kappa_p {row['kappa_p_W_mK']:.3g}"
+                         f" + kappa_c {row['kappa_c_W_mK']:.3g} = {row['kappa_total_W_mK']:.3g} "
+                         f"W/(m K)  [mesh {'x'.join(map(str, row['mesh']))}, change from the "
+                         f"coarser mesh {row['mesh_change']:.1%}]")
         for row in self.diffusion:
             lines.append(f"D_{row['species']}({format_T(row['T_K'])} K) = {row['D_cm2_s']:.3g} ± "
                          f"{row['D_err_cm2_s']:.2g} cm^2/s"
@@ -233,6 +241,65 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
             plot_green_kubo(g, path=p)
             figs.append(str(p))
     kappa_gk.sort(key=lambda r: r["T_K"])
+
+    # ------------------------------------------------------------------ lattice dynamics
+    kappa_wigner, phonon_sets = [], []
+    for t in tasks:
+        if t.kind != "emd" or t.id not in done or not t.params.get("lattice"):
+            continue
+        from mdargy.lattice.phonons import PhononResult
+        from mdargy.lattice.pipeline import LatticeResult
+        from mdargy.lattice.wigner import WignerResult
+
+        tdir = store.final_path(t.id)
+        lat = LatticeResult.from_json(tdir / done[t.id]["outputs"]["lattice"])
+        ldir = tdir / "lattice"
+        row = {"T_K": t.T_K, "kappa_p_W_mK": lat.kappa_p_W_mK, "kappa_c_W_mK": lat.kappa_c_W_mK,
+               "kappa_total_W_mK": lat.kappa_total_W_mK, "mesh": list(lat.mesh),
+               "mesh_change": lat.mesh_change, "classical": lat.classical,
+               "fit_rmse_eV_A": lat.fit_rmse_eV_A, "fit_r2": lat.fit_r2,
+               "fit_cv_rmse_eV_A": lat.fit_cv_rmse_eV_A, "n_snapshots": lat.n_snapshots,
+               "n_imaginary_modes": lat.n_imaginary_modes, "min_freq_THz": lat.min_freq_THz,
+               "task": t.id}
+        kappa_wigner.append(row)
+        if abs(lat.mesh_change) > 0.05:
+            warnings.append(f"Wigner kappa at {format_T(t.T_K)} K changes by "
+                            f"{lat.mesh_change:.0%} from the coarser q-mesh: not converged")
+        if lat.n_imaginary_modes:
+            warnings.append(f"phonons at {format_T(t.T_K)} K: {lat.n_imaginary_modes} imaginary "
+                            f"mode(s), lowest {lat.min_freq_THz:.3g} THz")
+        if figures:
+            from mdargy.plots.lattice import plot_dispersion_weight, plot_phonon_dos
+            from mdargy.plots.lattice import plot_spectral_kappa
+
+            if (ldir / "phonons.json").is_file():
+                ph = PhononResult.from_json(ldir / "phonons.json")
+                phonon_sets.append((t.T_K, ph))
+                weight_el = "Cu" if "Cu" in ph.band_weights else next(iter(ph.band_weights))
+                p = fdir / f"dispersion_T{format_T(t.T_K)}K.png"
+                plot_dispersion_weight(ph, element=weight_el, path=p)
+                figs.append(str(p))
+                p = fdir / f"phonon_dos_T{format_T(t.T_K)}K.png"
+                plot_phonon_dos(ph, path=p)
+                figs.append(str(p))
+            if (ldir / "wigner.json").is_file():
+                p = fdir / f"spectral_kappa_T{format_T(t.T_K)}K.png"
+                plot_spectral_kappa(WignerResult.from_json(ldir / "wigner.json"), path=p)
+                figs.append(str(p))
+    kappa_wigner.sort(key=lambda r: r["T_K"])
+    if kappa_wigner:
+        cols = ["T_K", "kappa_p_W_mK", "kappa_c_W_mK", "kappa_total_W_mK", "mesh_change",
+                "fit_rmse_eV_A", "fit_r2", "n_imaginary_modes", "task"]
+        atomic_write_csv(rdir / "kappa_wigner.csv", cols,
+                         [[r[k] for k in cols] for r in kappa_wigner])
+    if figures and len(phonon_sets) > 1:
+        from mdargy.plots.lattice import plot_dispersions
+
+        phonon_sets.sort(key=lambda x: x[0])
+        p = fdir / "dispersions_vs_T.png"
+        plot_dispersions([ph for _, ph in phonon_sets], path=p,
+                         labels=[f"{format_T(T)} K" for T, _ in phonon_sets])
+        figs.append(str(p))
     if kappa_gk:
         atomic_write_csv(rdir / "kappa_gk.csv",
                          ["T_K", "kappa_W_mK", "kappa_err_W_mK", "method",
@@ -240,7 +307,7 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
                          [[r[k] for k in ("T_K", "kappa_W_mK", "kappa_err_W_mK", "method",
                                           "kappa_one_component_W_mK", "fstar_THz",
                                           "duration_ps", "task")] for r in kappa_gk])
-    if figures and (kappa_gk or len(kappa_inf) > 0):
+    if figures and (kappa_gk or kappa_inf or kappa_wigner):
         from mdargy.plots.kappa import plot_kappa_methods
 
         series = {}
@@ -250,6 +317,11 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
         if kappa_gk:
             series["Green–Kubo"] = [(r["T_K"], r["kappa_W_mK"], r["kappa_err_W_mK"])
                                     for r in kappa_gk]
+        if kappa_wigner:
+            # phono3py's kappa has no statistical error: drawn without an error bar
+            series["Wigner κ_p + κ_c"] = [(r["T_K"], r["kappa_total_W_mK"], 0.0)
+                                          for r in kappa_wigner]
+            series["Wigner κ_p"] = [(r["T_K"], r["kappa_p_W_mK"], 0.0) for r in kappa_wigner]
         band = None
         if spec.report.get("kappa_band_W_mK"):
             band = (tuple(spec.report["kappa_band_T_K"]), tuple(spec.report["kappa_band_W_mK"]),
@@ -370,12 +442,13 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
         json_path=str(rdir / "report.json"), kappa_L=tuple(kappa_L), kappa_inf=tuple(kappa_inf),
         diffusion=tuple(diffusion), arrhenius=tuple(arrhenius), dos=tuple(dos_rows),
         missing=tuple(missing), warnings=tuple(warnings), figures=tuple(figs),
-        run_notes=tuple(run_notes), kappa_gk=tuple(kappa_gk),
+        run_notes=tuple(run_notes), kappa_gk=tuple(kappa_gk), kappa_wigner=tuple(kappa_wigner),
     )
     index = json.loads(store.index_path.read_text())
     atomic_write_json(rdir / "report.json", {
         "campaign": spec.name, "description": spec.description,
         "kappa_L": kappa_L, "kappa_inf": kappa_inf, "kappa_gk": kappa_gk,
+        "kappa_wigner": kappa_wigner,
         "diffusion": diffusion,
         "arrhenius": arrhenius, "dos": dos_rows, "missing_tasks": missing,
         "task_status": {tid: e.get("status") for tid, e in index.get("tasks", {}).items()},
@@ -397,6 +470,15 @@ def _approximations(spec: CampaignSpec) -> list[str]:
                    "σ is first-order propagation of the intercept's error; the linear form "
                    "underestimates kappa_inf when L is not long compared with the phonon mean "
                    "free paths (Sellan et al. 2010).")
+    if spec.lattice is not None:
+        out.append("Wigner kappa: effective (temperature-dependent) force constants fitted by "
+                   "hiPhive to LAMMPS forces of MD snapshots (Hellman et al., PRB 2013; Eriksson "
+                   "et al., Adv. Theory Simul. 2019); kappa_p in the relaxation-time "
+                   "approximation and kappa_c from the Wigner formulation (Simoncelli, Marzari & "
+                   "Mauri, Nat. Phys. 2019) by phono3py; third-order anharmonicity only; "
+                   + ("classical occupations" if spec.lattice.classical else
+                      "quantum (Bose-Einstein) occupations") + "; no error bar: the q-mesh "
+                   "change is the convergence check.")
     if spec.emd is not None:
         out.append("D: Einstein fit of the MSD in the diffusive window; σ from block averaging "
                    "over independent segments.")
@@ -458,6 +540,20 @@ def _summary_markdown(spec: CampaignSpec, rep: Report, index: dict) -> str:
         for p in rep.figures:
             if Path(p).name.startswith("gk_"):
                 L += [img(p, Path(p).stem), ""]
+    if rep.kappa_wigner:
+        L += ["## Thermal conductivity (lattice dynamics, Wigner κ = κ_p + κ_c)", ""]
+        L.append(_md_table(["T (K)", "κ_p (W/m/K)", "κ_c (W/m/K)", "κ_p + κ_c", "q-mesh",
+                            "change from coarser mesh", "fit RMSE (eV/Å)", "R²",
+                            "imaginary modes"],
+                           [[format_T(r["T_K"]), _fmt(r["kappa_p_W_mK"], 3),
+                             _fmt(r["kappa_c_W_mK"], 3), _fmt(r["kappa_total_W_mK"], 3),
+                             "×".join(map(str, r["mesh"])), f"{r['mesh_change']:.1%}",
+                             _fmt(r["fit_rmse_eV_A"], 3), _fmt(r["fit_r2"], 4),
+                             r["n_imaginary_modes"]] for r in rep.kappa_wigner]))
+        L.append("")
+        for p in rep.figures:
+            if Path(p).name.startswith(("dispersion", "phonon_dos", "spectral_kappa")):
+                L += [img(p, Path(p).stem), ""]
     if rep.diffusion:
         L += ["## Diffusion (EMD, MSD)", ""]
         L.append(_md_table(["T (K)", "species", "D (cm²/s)", "σ", "fit window (ps)", "slope",
@@ -502,6 +598,7 @@ def _summary_markdown(spec: CampaignSpec, rep: Report, index: dict) -> str:
         L += ["## Warnings", ""] + [f"- {w}" for w in rep.warnings] + [""]
     if rep.run_notes:
         L += ["## Notes from the NEMD runs", ""] + [f"- {w}" for w in rep.run_notes] + [""]
-    L += ["Tables: `kappa_L.csv`, `kappa_inf.csv`, `kappa_gk.csv`, `diffusion.csv`, `arrhenius.csv`, "
+    L += ["Tables: `kappa_L.csv`, `kappa_inf.csv`, `kappa_gk.csv`, `kappa_wigner.csv`, "
+          "`diffusion.csv`, `arrhenius.csv`, "
           "`dos_T*.csv`; everything in `report.json`.", ""]
     return "\n".join(L)

@@ -20,6 +20,8 @@ Layout of a campaign file (see ``inputs/campaigns/demo.toml`` and ``docs/campaig
     [nemd]       temperatures_K, lengths_cells, cross_section_cells, bath_cells, method, run lengths
     [emd]        msd_temperatures_K, dos_temperatures_K, supercell, run lengths, sampling
     [lammps]     extra_commands (raw LAMMPS, the only such field)
+    [lattice]    temperatures_K, n_snapshots, cutoffs_A, mesh, ...: force constants (hiPhive),
+                 phonons (phonopy) and Wigner kappa_p + kappa_c (phono3py) from EMD snapshots
     [report]     kappa_band_W_mK, kappa_band_T_K: a measured kappa range drawn on the figures
 
 Relative paths *inside* the file (structure and potential files) are resolved against the
@@ -210,6 +212,44 @@ LAMMPS_FIELDS = {
                             doc="raw LAMMPS commands inserted after the potential, verbatim"),
 }
 
+LATTICE_FIELDS = {
+    "temperatures_K": Field("list[float]", required=True,
+                            check=_combine(_nonempty_unique, _temperatures),
+                            doc="temperatures of the effective force constants (one EMD run each, "
+                            "with the [emd] supercell and run lengths)"),
+    "n_snapshots": Field("int", default=50, check=_positive,
+                         doc="MD frames whose LAMMPS forces are fitted (the paper used 50)"),
+    "skip_ps": Field("float", default=0.0, check=_nonneg, doc="production time skipped"),
+    "cutoffs_A": Field("list[float]", default=None,
+                       check=lambda v: None if 1 <= len(v) <= 3 and all(x > 0 for x in v) else
+                       "must be 1-3 positive cutoffs (pairs, triplets, quadruplets) in Å",
+                       doc="hiPhive cluster cutoffs; default the paper's 7.5/6.0/3.5 Å, "
+                       "clipped to what the supercell allows"),
+    "max_order": Field("int", default=3, check=lambda v: None if v in (2, 3, 4) else
+                       "must be 2, 3 or 4"),
+    "mesh": Field("list[int]", default=[8, 8, 8], check=_combine(_len3, _all_positive),
+                  doc="q-mesh of the Wigner conductivity"),
+    "coarse_mesh": Field("list[int]", default=None, check=_combine(_len3, _all_positive),
+                         doc="second mesh of the convergence check; default a coarser one"),
+    "classical": Field("bool", default=False,
+                       doc="classical (equipartition) occupations, to compare with MD"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class LatticeSpec:
+    """The ``[lattice]`` table: force constants, phonons and Wigner κ from EMD snapshots."""
+
+    temperatures_K: tuple[float, ...]
+    n_snapshots: int
+    skip_ps: float
+    cutoffs_A: tuple[float, ...] | None
+    max_order: int
+    mesh: tuple[int, int, int]
+    coarse_mesh: tuple[int, int, int] | None
+    classical: bool
+
+
 def _band(vs):
     return None if len(vs) == 2 and 0 <= vs[0] <= vs[1] else "must be [low, high] with 0 <= low <= high"
 
@@ -232,6 +272,7 @@ TABLES = {
     "emd": EMD_FIELDS,
     "lammps": LAMMPS_FIELDS,
     "report": REPORT_FIELDS,
+    "lattice": LATTICE_FIELDS,
 }
 REQUIRED_TABLES = ("campaign", "structure", "potential")
 
@@ -316,6 +357,7 @@ class CampaignSpec:
     extra_commands: str
     raw_sha256: str
     report: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    lattice: LatticeSpec | None = None
 
     def to_dict(self) -> dict:
         from mdargy.results import to_jsonable
@@ -617,9 +659,10 @@ def parse_campaign(text: str, path: str | Path = "<string>", base_dir: str | Pat
     emd = None
     if "emd" in data:
         e = _check_table(data["emd"], EMD_FIELDS, "emd", path)
-        if not (e["msd_temperatures_K"] or e["dos_temperatures_K"] or e["gk_temperatures_K"]):
+        if not (e["msd_temperatures_K"] or e["dos_temperatures_K"] or e["gk_temperatures_K"]
+                or "lattice" in data):
             raise InputError("[emd] has no task: give msd_temperatures_K, dos_temperatures_K "
-                             "and/or gk_temperatures_K", path)
+                             "and/or gk_temperatures_K (or a [lattice] table)", path)
         _check_steps("emd", e, ("equilibration_ps", "production_ps", "dump_every_fs",
                                 "checkpoint_every_ps"), dt_fs, path)
         if e["gk_temperatures_K"]:
@@ -662,6 +705,26 @@ def parse_campaign(text: str, path: str | Path = "<string>", base_dir: str | Pat
                          "msd_fit_range_ps": (tuple(e["msd_fit_range_ps"])
                                               if e["msd_fit_range_ps"] else None)})
 
+    lattice = None
+    if "lattice" in data:
+        la = _check_table(data["lattice"], LATTICE_FIELDS, "lattice", path)
+        if emd is None:
+            raise InputError("[lattice] needs an [emd] table: its snapshots come from EMD runs "
+                             "with the [emd] supercell, ensembles and run lengths", path)
+        if la["cutoffs_A"] is not None and len(la["cutoffs_A"]) < la["max_order"] - 1:
+            raise InputError(f"[lattice] cutoffs_A = {la['cutoffs_A']} gives fewer cutoffs than "
+                             f"orders 2..max_order = {la['max_order']} need", path)
+        frames = round(emd.production_ps * 1000 / emd.dump_every_fs)
+        if la["n_snapshots"] > frames:
+            raise InputError(f"[lattice] n_snapshots = {la['n_snapshots']} is more than the "
+                             f"{frames} frames an [emd] run writes (production_ps / "
+                             "dump_every_fs)", path)
+        lattice = LatticeSpec(**{**la, "temperatures_K": tuple(la["temperatures_K"]),
+                                 "cutoffs_A": tuple(la["cutoffs_A"]) if la["cutoffs_A"] else None,
+                                 "mesh": tuple(la["mesh"]),
+                                 "coarse_mesh": (tuple(la["coarse_mesh"]) if la["coarse_mesh"]
+                                                 else None)})
+
     if output is None:
         output = camp["output"] if camp["output"] else str(Path("runs") / camp["name"])
     out = Path(output).expanduser().resolve()
@@ -679,6 +742,7 @@ def parse_campaign(text: str, path: str | Path = "<string>", base_dir: str | Pat
         emd=emd,
         extra_commands=lmp["extra_commands"],
         report=report,
+        lattice=lattice,
         raw_sha256=hashlib.sha256(text.encode()).hexdigest(),
     )
 

@@ -1,8 +1,9 @@
 """The task model: a campaign expands into independent tasks, each one LAMMPS run.
 
 * one NEMD task per (temperature, length);
-* one EMD task per temperature that asks for MSD, DOS and/or Green–Kubo κ (a single run serves
-  all three; a Green–Kubo task also records the heat current).
+* one EMD task per temperature that asks for MSD, DOS, Green–Kubo κ and/or lattice dynamics
+  (a single run serves all; a Green–Kubo task also records the heat current, a lattice task
+  fits force constants to snapshots of its trajectory).
 
 Every task has a stable identifier (``nemd_T300K_L8``, ``emd_T550K``) that names its directory,
 a seed derived from the campaign seed and the identifier only (so adding temperatures to a
@@ -123,7 +124,8 @@ def build_tasks(spec: CampaignSpec) -> list[Task]:
                     "msd_fit_range_ps", "msd_blocks", "dos_resolution_THz",
                     "gk_temperatures_K", "heat_every_fs", "gk_fstar_THz"):
             emd_inputs.pop(key)
-        for T in e.temperatures_K:
+        lattice_T = spec.lattice.temperatures_K if spec.lattice is not None else ()
+        for T in sorted(set(e.temperatures_K) | set(lattice_T)):
             tid = f"emd_T{format_T(T)}K"
             seed = task_seed(spec.seed, tid)
             params = {"msd": T in e.msd_temperatures_K, "dos": T in e.dos_temperatures_K}
@@ -131,6 +133,8 @@ def build_tasks(spec: CampaignSpec) -> list[Task]:
                 # only Green-Kubo tasks carry these keys, so the fingerprints of other tasks do
                 # not change when a campaign gains Green-Kubo temperatures
                 params.update(gk=True, heat_every_fs=e.heat_every_fs)
+            if T in lattice_T:
+                params["lattice"] = True
             fp = canonical_hash({"kind": "emd", "T_K": T, "seed": seed, "params": params,
                                  "emd": emd_inputs, **common})
             # sampling velocities every couple of steps makes an EMD run somewhat dearer

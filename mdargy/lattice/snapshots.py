@@ -465,12 +465,18 @@ def read_run(run_dir, potential=None, structure=None):
         raise InputError("the run is not finished (no result.json); finish it with mdargy emd", run)
     traj = load_trajectory(traj_path, velocities=False)
     # paths in metadata.json are relative to the folder the run was started from: try the
-    # working directory, then the run folder and its parents
+    # working directory, then the run folder and its parents; a path that no longer exists
+    # (a campaign moves a finished task's folder) is looked for by its name beside the run
     bases = [Path.cwd(), run.resolve(), *run.resolve().parents[:4]]
 
     def _find(name):
-        if name is None or Path(name).is_absolute():
+        if name is None:
             return name
+        if Path(name).is_absolute():
+            if Path(name).exists():
+                return name
+            moved = [b / Path(name).name for b in bases[1:3]]
+            return next((str(m) for m in moved if m.exists()), name)
         for b in bases:
             if (b / name).exists():
                 return str(b / name)

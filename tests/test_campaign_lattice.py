@@ -1,0 +1,129 @@
+"""Lattice dynamics in campaigns: a ``[lattice]`` table makes the EMD task at each of its
+temperatures fit force constants to snapshots of its trajectory, compute phonons and Wigner
+κ_p + κ_c, and the report shows them beside the other κ methods.
+
+A tiny LJ argon campaign (fcc, 20 K, 108 atoms) runs for real; its numbers must be those of
+:func:`mdargy.lattice.pipeline.lattice_from_run` on the same run (the campaign calls the
+pipeline, it does not compute anything of its own), and the schema's refusals are checked
+without running anything.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from mdargy.campaign.schema import parse_campaign
+from mdargy.campaign.tasks import build_tasks
+from mdargy.errors import InputError
+from mdargy.lattice.wigner import WignerResult
+
+LAT_LJ = textwrap.dedent(
+    """
+    [campaign]
+    name = "lattice-lj"
+    seed = 9
+
+    [structure]
+    lattice = "fcc"
+    a_A = 5.30
+    element = "Ar"
+
+    [potential]
+    kind = "lj"
+    cutoff_A = 7.0
+    lj = { Ar = { epsilon_eV = 0.0104, sigma_A = 3.40 } }
+
+    [md]
+    timestep_fs = 5.0
+    thermo_every = 100
+
+    [emd]
+    supercell = [3, 3, 3]
+    equilibration_ps = 5.0
+    production_ps = 10.0
+    production_ensemble = "nvt"
+    dump_every_fs = 250.0
+
+    [lattice]
+    temperatures_K = [20.0]
+    n_snapshots = 10
+    cutoffs_A = [7.0, 4.0]
+    mesh = [6, 6, 6]
+    coarse_mesh = [4, 4, 4]
+    """
+)
+
+
+def _spec(text, tmp_path):
+    return parse_campaign(text, tmp_path / "c.toml", output=tmp_path / "out")
+
+
+def test_lattice_tasks(tmp_path):
+    spec = _spec(LAT_LJ, tmp_path)
+    (task,) = build_tasks(spec)
+    assert task.id == "emd_T20K" and task.params == {"msd": False, "dos": False, "lattice": True}
+    assert spec.lattice.mesh == (6, 6, 6) and spec.lattice.cutoffs_A == (7.0, 4.0)
+
+
+@pytest.mark.parametrize("change, message", [
+    (("[emd]\n", "[emdx]\n"), "did you mean"),
+    (("n_snapshots = 10", "n_snapshots = 100"), "more than the 40 frames"),
+    (("cutoffs_A = [7.0, 4.0]", "cutoffs_A = [7.0]"), "fewer cutoffs than orders"),
+    (("mesh = [6, 6, 6]", "mesh = [6, 6]"), "3 entries"),
+    (("temperatures_K = [20.0]", "temperatures_K = []"), "must not be empty"),
+])
+def test_lattice_schema_refusals(tmp_path, change, message):
+    with pytest.raises(InputError, match=message) as exc:
+        _spec(LAT_LJ.replace(*change), tmp_path)
+    assert "c.toml" in str(exc.value)
+
+
+def test_lattice_needs_emd(tmp_path):
+    text = LAT_LJ.split("[emd]")[0] + "[nemd]\ntemperatures_K = [20.0]\nlengths_cells = [8]\n" \
+        "cross_section_cells = [2, 2]\nequilibration_ps = 1.0\nproduction_ps = 10.0\n" \
+        "block_ps = 0.5\n\n[lattice]" + LAT_LJ.split("[lattice]")[1]
+    with pytest.raises(InputError, match=r"\[lattice\] needs an \[emd\] table"):
+        _spec(text, tmp_path)
+
+
+def test_lattice_campaign_end_to_end(tmp_path):
+    from mdargy.lattice.pipeline import lattice_from_run
+
+    campaign = tmp_path / "lat.toml"
+    campaign.write_text(LAT_LJ)
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "mdargy", "campaign", "run", str(campaign),
+                        "--output", str(out)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    tdir = out / "tasks" / "emd_T20K"
+    o = json.loads((tdir / "task.json").read_text())["outputs"]
+    assert o["lattice"] == "lattice.json"
+    # LJ argon at 20 K: a simple crystal, so kappa_c is a small share of kappa_p (< 5 % at the
+    # 8x8x8 mesh of tests/test_lattice.py; this 6x6x6 mesh gives ~5 %, so only < 10 % here)
+    assert o["kappa_p_W_mK"] > 0 and 0 <= o["kappa_c_W_mK"] < 0.10 * o["kappa_p_W_mK"]
+    assert o["kappa_wigner_W_mK"] == pytest.approx(o["kappa_p_W_mK"] + o["kappa_c_W_mK"])
+    for name in ("fc2.hdf5", "fc3.hdf5", "phonons.json", "wigner.json"):
+        assert (tdir / "lattice" / name).is_file(), name
+    w = WignerResult.from_json(tdir / "lattice" / "wigner.json")
+    assert tuple(w.mesh) == (6, 6, 6) and tuple(w.coarse_mesh) == (4, 4, 4)
+    # the pipeline on the same run, in a fresh folder, gives the same numbers (same snapshots)
+    again = lattice_from_run(tdir / "run", tmp_path / "again", n_snapshots=10,
+                             cutoffs_A={2: 7.0, 3: 4.0}, mesh=(6, 6, 6), coarse_mesh=(4, 4, 4))
+    assert again.kappa_p_W_mK == pytest.approx(o["kappa_p_W_mK"], rel=1e-6)
+
+    rep = subprocess.run([sys.executable, "-m", "mdargy", "campaign", "report", str(campaign),
+                          "--output", str(out)], capture_output=True, text=True, timeout=300)
+    assert rep.returncode == 0, rep.stdout + rep.stderr
+    assert "kappa_Wigner(20 K) = kappa_p" in rep.stdout
+    rdir = out / "report"
+    (row,) = json.loads((rdir / "report.json").read_text())["kappa_wigner"]
+    assert row["kappa_p_W_mK"] == pytest.approx(o["kappa_p_W_mK"])
+    for fig in ("dispersion_T20K.png", "phonon_dos_T20K.png", "spectral_kappa_T20K.png",
+                "kappa_methods_vs_T.png"):
+        assert (rdir / "figures" / fig).stat().st_size > 5000, fig
+    assert "Wigner κ = κ_p + κ_c" in (rdir / "summary.md").read_text()
