@@ -2,7 +2,7 @@
 # Ionic-transport analysis of the Cu7PS6 runs made by run_cu7ps6.sh: tracer D per species (GLS),
 # sigma_ion, Haven ratio, Cu sites and jumps (two core radii), Cu density maps, sigma_ion(T)
 # Arrhenius. Full outputs go to runs/ionic-cu7ps6-analysis/ (ignored); the small ones (JSON,
-# CSV, PNG; no CUBE files) are copied to scripts/ionic/results/.
+# CSV, PNG; no CUBE files) are copied to scripts/ionic/cu7ps6/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TEMPS=${TEMPS:-300 450 550 650}
@@ -14,7 +14,7 @@ for T in $TEMPS; do
   nice -n 10 .venv/bin/mdargy ionic sites "runs/ionic-cu7ps6-${T}K" --core-radius-A 0.5 \
     -o "$OUT/core0.5-${T}K" --force | tee -a "$OUT.log"
 done
-R=scripts/ionic/results; mkdir -p "$R"
+R=scripts/ionic/cu7ps6; mkdir -p "$R"
 cp "$OUT.log" "$R/analysis.log"
 cp "$OUT"/sigma_arrhenius.json "$OUT"/sigma_vs_T.csv "$OUT"/sigma_arrhenius.png "$R/" 2>/dev/null || true
 for d in "$OUT"/[0-9][0-9]-*; do
