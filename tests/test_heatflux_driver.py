@@ -122,6 +122,38 @@ def test_config_checks_and_dry_run(tmp_path):
     assert "heat/flux mdargy_hf_ke mdargy_hf_pe mdargy_hf_stress" in text
     assert "fix mdargy_hf_store all vector 5" in text
     assert "heat/flux" not in emd_input(argon(tmp_path, heat_every=0), type_elements=["Ar"])
+    # LJ (guard every 10 steps): a multiple of 5 already, the guard stays
+    assert "fix mdargy_guard all halt 10" in text and "halt 5 " not in text
+
+
+def test_guard_interval_is_aligned_with_the_sampling():
+    """fix halt schedules every per-atom compute for its next check: a guard every step with
+    the heat computes defined costs +16 % (Cu7PS6 MTP); a guard on the sampling steps costs
+    nothing. It is moved only when that keeps it within 5 steps."""
+    from mdargy.drivers.heatflux import MAX_GUARD_INTERVAL, guard_interval
+
+    assert MAX_GUARD_INTERVAL == 5
+    assert guard_interval(5, 1) == 5  # MTP: every step -> every 5 steps
+    assert guard_interval(1, 1) is None and guard_interval(5, 10) is None  # aligned already
+    assert guard_interval(2, 1) == 2 and guard_interval(3, 10) == 9 and guard_interval(4, 10) == 8
+    assert guard_interval(10, 1) is None  # too sparse for an MTP: keep every step (and pay)
+
+
+def test_mtp_run_moves_its_guard_to_the_sampling_steps(tmp_path):
+    from mdargy.drivers.emd import emd_input
+
+    pot = PotentialSpec(kind="mtp", files=(str(ROOT / "inputs" / "potentials" / "Cu7PS6.mtp"),),
+                        elements=("Cu", "P", "S"))
+    cfg = EMDConfig(structure=str(ROOT / "inputs" / "structures" / "Cu7PS6_P213_derived.cif"),
+                    potential=pot, output_dir=str(tmp_path / "cu"), equilibration_steps=20,
+                    production_steps=20, dump_every=10, heat_every=5, thermo_every=10,
+                    production_ensemble="nve", text_dump=False)
+    text = emd_input(cfg, type_elements=["Cu", "P", "S"])
+    assert text.index("fix mdargy_guard all halt 1 ") < text.index("fix mdargy_guard all halt 5 ")
+    res = run(cfg)  # 56-atom cell: a few seconds
+    s = read_heatflux(res.output_dir)
+    assert s.n_samples == 5 and s.species == ("Cu", "P", "S")
+    assert np.abs(s.Jvir_eVA_ps).max() > 0
 
 
 def _write(path, text):

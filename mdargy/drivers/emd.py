@@ -46,7 +46,7 @@ from mdargy.drivers.checkpoint import (
     config_key,
     run_driver,
 )
-from mdargy.drivers.common import base_commands, round_up
+from mdargy.drivers.common import base_commands, guard_commands, guard_every, round_up
 from mdargy.drivers.config import EMDConfig
 from mdargy.drivers import heatflux as hf
 from mdargy.io.atomic import atomic_write_csv, atomic_write_json
@@ -128,8 +128,10 @@ def emd_input(config: EMDConfig, data_file: str = "structure.data",
               ensemble_fix(config, "production"),
               f"dump traj all custom {config.dump_every} {DUMP_NAME} id type xu yu zu vx vy vz"]
     if config.heat_every:
+        g = hf.guard_interval(config.heat_every, guard_every(config.potential.kind))
         lines += (["# heat current every heat_every steps (written by mdargy: "
                    f"{hf.HEATFLUX_NAME})"] + hf.compute_commands(tel)
+                  + (guard_commands(config.runaway_T_K, g) if g else [])
                   + hf.fix_commands(tel, config.heat_every))
     lines.append(f"run {config.production_steps}")
     return "\n".join(lines) + "\n"
@@ -191,9 +193,17 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
     sampler = None
 
     def heat_setup():
+        """Refuse a pair style without a correct centroid virial before any MD step. The
+        computes are removed again until production (their mere presence makes the blow-up
+        guard request per-atom tallies on every guard step)."""
         if config.heat_every:
             eng.commands(hf.compute_commands(tel))
             hf.check_centroid_support(eng.lmp, config.potential.pair_style)
+            eng.commands(hf.uncompute_commands(tel))
+
+    def heat_guard():
+        g = hf.guard_interval(config.heat_every, guard_every(config.potential.kind))
+        return guard_commands(config.runaway_T_K, g) if g else []
 
     if fresh:
         eng.commands(base_commands(config, prep["data_file"], tel))
@@ -292,6 +302,7 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
         eng.commands(ensemble_fix(config, "production"))
         k = int(state["stage_step"])
         if config.heat_every:
+            eng.commands(hf.compute_commands(tel) + heat_guard())
             sampler = hf.HeatFluxSampler(eng.lmp, tel, config.heat_every, dt_ps,
                                          next_k=int(state.get("heat_next_k", 0)))
             sampler.start(k, int(state["stage_start"]))
