@@ -139,7 +139,7 @@ def density_grid(positions, box_A, shape=(48, 48, 48), reps=(1, 1, 1), ops=None,
         xf = np.asarray(positions[f], float)
         if shift_A is not None:
             xf = xf - np.asarray(shift_A[f], float)
-        fr = xf @ np.linalg.inv(box)
+        fr = np.einsum("ak,kj->aj", xf, np.linalg.inv(box))  # not BLAS (inner dimension 3)
         u = np.mod(fr * reps, 1.0)
         ijk = np.mod(np.rint(u * n).astype(int), n)
         counts += np.bincount(np.ravel_multi_index(ijk.T, shape), minlength=counts.size)

@@ -122,9 +122,14 @@ def tile_reference(ref: SiteReference, box_A, rel_tol: float = 0.06):
     return np.mod(frac.reshape(-1, 3), 1.0), np.tile(st, len(grid)), tuple(int(r) for r in reps)
 
 
+def _matmul3(a, m):
+    """``a @ m`` for (..., 3) x (3, 3) by einsum: BLAS with an inner dimension of 3 was
+    measured many times slower on a loaded machine."""
+    return np.einsum("...k,kj->...j", a, m)
+
+
 def _wrap_frac(pos, box):
-    inv = np.linalg.inv(box)
-    return np.mod(pos @ inv, 1.0)
+    return np.mod(_matmul3(pos, np.linalg.inv(box)), 1.0)
 
 
 def nearest_sites(positions, box_A, site_frac, engine: str = "auto", chunk_frames: int = 500):
@@ -189,7 +194,7 @@ def nearest_sites(positions, box_A, site_frac, engine: str = "auto", chunk_frame
             fr = np.stack([_wrap_frac(blk[k], boxes[f0 + k]) for k in range(f1 - f0)])
         else:
             fr = _wrap_frac(blk.reshape(-1, 3), boxes).reshape(blk.shape)
-        cart = fr.reshape(-1, 3) @ mean_box
+        cart = _matmul3(fr.reshape(-1, 3), mean_box)
         if engine == "freud":
             q = aq.query(fbox.wrap(cart - 0.5 * mean_box.sum(axis=0)),
                          dict(num_neighbors=1, exclude_ii=False))
