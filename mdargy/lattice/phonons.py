@@ -172,9 +172,18 @@ def band_path(primitive_cell, npoints: int = 200):
 
     bp = Cell(np.asarray(primitive_cell)).bandpath(npoints=npoints)
     x, X, labels = bp.get_linear_kpoint_axis()
-    labels = tuple("Γ" if lab == "G" else lab.replace("G", "Γ") for lab in labels)
+    labels = ["Γ" if lab == "G" else lab.replace("G", "Γ") for lab in labels]
+    # a path break puts two labels at one position: show them as "X|M"
+    XX, LL = [], []
+    for xv, lab in zip(X, labels):
+        if XX and abs(xv - XX[-1]) < 1e-9:
+            LL[-1] = f"{LL[-1]}|{lab}"
+        else:
+            XX.append(xv)
+            LL.append(lab)
     # ASE's axis is in Å^-1 including 2π; phonopy's in 1/Å without: divide by 2π
-    return np.asarray(bp.kpts), np.asarray(x) / (2 * np.pi), np.asarray(X) / (2 * np.pi), labels
+    return (np.asarray(bp.kpts), np.asarray(x) / (2 * np.pi), np.asarray(XX) / (2 * np.pi),
+            tuple(LL))
 
 
 def element_weights(eigenvectors, elements: Sequence[str]) -> dict:
