@@ -126,12 +126,14 @@ def _analyse_emd(spec, task, workdir: Path, res, resumed_from) -> dict:
         out.update(_analyse_gk(e, task, workdir, res))
     if task.params.get("lattice"):
         out.update(_analyse_lattice(spec.lattice, task, workdir, res, out["warnings"]))
-    if not (task.params.get("msd") or task.params.get("dos")):
+    if not (task.params.get("msd") or task.params.get("dos") or task.params.get("ionic")):
         return out
     traj = load_trajectory(res.trajectory_path, velocities=bool(task.params.get("dos")))
     if traj.dt_ps is None:
         traj = traj.replace(dt_ps=float(res.frame_dt_ps))
     out.update(n_frames=int(traj.n_frames), frame_dt_ps=float(traj.dt_ps))
+    if task.params.get("ionic"):
+        out.update(_analyse_ionic(spec.ionic, task, workdir, res, traj, out["warnings"]))
     if task.params.get("msd"):
         from mdargy.analysis.diffusion import diffusion_coefficients
 
@@ -206,3 +208,37 @@ def _analyse_lattice(la, task, workdir: Path, res, warnings: list) -> dict:
     return {"lattice": "lattice.json", "kappa_p_W_mK": lat.kappa_p_W_mK,
             "kappa_c_W_mK": lat.kappa_c_W_mK, "kappa_wigner_W_mK": lat.kappa_total_W_mK,
             "warnings": warnings}
+
+
+def _analyse_ionic(io_spec, task, workdir: Path, res, traj, warnings: list) -> dict:
+    """Ionic conductivity, Haven ratio, site jumps and the density map of a task's trajectory."""
+    from mdargy.analysis.ionic import ionic_transport
+    from mdargy.io.cube import write_cube
+
+    ref = ops = paths = None
+    if io_spec.site_reference != "none":
+        from mdargy.structures.ionic_reference import site_reference
+
+        ref, ops, paths = site_reference(io_spec.site_reference)
+    r = ionic_transport(traj.positions, traj.elements, traj.boxes_A, traj.dt_ps,
+                        float(res.T_mean_K), species=io_spec.species, masses=traj.masses_amu,
+                        charges_e=io_spec.charges_e, reference=ref, symmetry_ops=ops,
+                        paths=paths, density_shape=(io_spec.density_grid,) * 3,
+                        density_sigma_A=io_spec.density_sigma_A)
+    summary = r.summary()
+    summary["provenance"] = r.provenance
+    atomic_write_json(workdir / "ionic.json", summary)
+    r.conductivity.to_json(workdir / "conductivity.json")
+    files = {"ionic": "ionic.json", "conductivity": "conductivity.json"}
+    if r.density is not None:
+        d = r.density
+        write_cube(workdir / "density.cube", d.density_per_A3, d.cell_A,
+                   comment=f"mdargy: number density of {d.species} ({d.n_frames_used} frames, "
+                   f"{d.n_symmetry_ops} symmetry ops, T = {d.T_K} K)")
+        files["density_cube"] = "density.cube"
+    c = r.conductivity
+    warnings += [f"sigma_ion: {w}" for w in c.warnings]
+    if r.sites is not None:
+        warnings += [f"sites: {w}" for w in r.sites.warnings]
+    return {**files, "sigma_ion_S_cm": c.sigma_S_cm, "sigma_ion_err_S_cm": c.sigma_err_S_cm,
+            "haven_ratio": c.haven_ratio, "warnings": warnings}

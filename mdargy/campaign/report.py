@@ -11,6 +11,8 @@ Produces, under ``OUTPUT/report/``:
 * ``dos_T<T>K.csv`` -- total and partial phonon DOS at each DOS temperature;
 * ``kappa_wigner.csv`` -- Wigner κ_p, κ_c (phono3py) from the ``[lattice]`` temperatures, with
   the fit quality and the q-mesh check; figures of the dispersion, phonon DOS, spectral κ;
+* ``ionic.csv`` -- σ_ion(T) ± σ, Nernst–Einstein σ, Haven ratio and Cu jump rates of the
+  ``[ionic]`` temperatures; ``sigma_arrhenius.json`` -- Ea of σT;
 * ``kappa_gk.csv`` -- Green–Kubo κ(T) ± σ (cepstral) of the EMD tasks that recorded the heat
   current; ``figures/kappa_methods_vs_T.png`` -- κ(T) of every method on one plot, with a
   measured band from ``[report]``;
@@ -59,6 +61,8 @@ class Report:
     run_notes: tuple = ()
     kappa_gk: tuple = ()
     kappa_wigner: tuple = ()
+    ionic: tuple = ()
+    sigma_arrhenius: dict | None = None
 
     def text_summary(self) -> str:
         lines = []
@@ -79,6 +83,14 @@ class Report:
                          f" + kappa_c {row['kappa_c_W_mK']:.3g} = {row['kappa_total_W_mK']:.3g} "
                          f"W/(m K)  [mesh {'x'.join(map(str, row['mesh']))}, change from the "
                          f"coarser mesh {row['mesh_change']:.1%}]")
+        for row in self.ionic:
+            if row["sigma_S_cm"] is not None and math.isfinite(row["sigma_S_cm"]):
+                lines.append(f"sigma_ion({format_T(row['T_K'])} K) = {row['sigma_S_cm']:.3g} ± "
+                             f"{row['sigma_err_S_cm']:.2g} S/cm, Haven ratio "
+                             f"{row['haven_ratio']:.2g}")
+            else:
+                lines.append(f"sigma_ion({format_T(row['T_K'])} K): no conductivity "
+                             f"({row['sigma_status']})")
         for row in self.diffusion:
             lines.append(f"D_{row['species']}({format_T(row['T_K'])} K) = {row['D_cm2_s']:.3g} ± "
                          f"{row['D_err_cm2_s']:.2g} cm^2/s"
@@ -331,6 +343,64 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
             plot_kappa_methods(series, band=band, path=p)
             figs.append(str(p))
 
+    # ------------------------------------------------------------------ ionic transport
+    from mdargy.analysis.conductivity import (ConductivityResult, conductivity_points,
+                                              fit_conductivity_arrhenius)
+
+    ionic, conds = [], []
+    for t in tasks:
+        if t.kind != "emd" or t.id not in done or not t.params.get("ionic"):
+            continue
+        tdir = store.final_path(t.id)
+        o = done[t.id]["outputs"]
+        c = ConductivityResult.from_json(tdir / o["conductivity"])
+        conds.append(c)
+        summ = json.loads((tdir / o["ionic"]).read_text())
+        site = summ.get("sites") or {}
+        ionic.append({"T_K": t.T_K, "T_mean_K": c.T_K, "sigma_S_cm": c.sigma_S_cm,
+                      "sigma_err_S_cm": c.sigma_err_S_cm, "sigma_status": c.sigma_status,
+                      "sigma_NE_S_cm": c.sigma_NE_S_cm, "haven_ratio": c.haven_ratio,
+                      "haven_ratio_err": c.haven_ratio_err,
+                      "jump_rate_per_ion_ps": site.get("jump_rate_total_per_ion_ps"),
+                      "n_jumps": site.get("n_jumps"),
+                      "site_types": site.get("site_types"),
+                      "ion_fraction": site.get("ion_fraction"),
+                      "path_share": site.get("path_share"),
+                      "density_cube": o.get("density_cube"), "task": t.id})
+        for w in c.warnings:
+            warnings.append(f"sigma_ion at {format_T(t.T_K)} K: {w}")
+        if figures:
+            from mdargy.plots.ionic import plot_charge_msd
+
+            p = fdir / f"charge_msd_T{format_T(t.T_K)}K.png"
+            plot_charge_msd(c, path=p)
+            figs.append(str(p))
+    ionic.sort(key=lambda r: r["T_K"])
+    sigma_fit = None
+    if ionic:
+        cols = ["T_K", "T_mean_K", "sigma_S_cm", "sigma_err_S_cm", "sigma_status",
+                "sigma_NE_S_cm", "haven_ratio", "haven_ratio_err", "jump_rate_per_ion_ps",
+                "n_jumps", "task"]
+        atomic_write_csv(rdir / "ionic.csv", cols, [[r[k] for k in cols] for r in ionic])
+        T, sg, se, left = conductivity_points(conds)
+        if len(np.unique(T)) >= 2:
+            fit = fit_conductivity_arrhenius(T, sg, se)
+            sigma_fit = {"Ea_eV": fit.Ea_eV, "Ea_err_eV": fit.Ea_err_eV,
+                         "prefactor_S_K_cm": fit.D0_cm2_s, "chi2_red": fit.chi2_red,
+                         "T_K": [float(x) for x in T], "left_out_T_K": list(left),
+                         "warnings": list(fit.warnings)}
+            atomic_write_json(rdir / "sigma_arrhenius.json", sigma_fit)
+            for w in fit.warnings:
+                warnings.append(f"Arrhenius sigma_ion T: {w}")
+        else:
+            fit = None
+        if figures and len(T):
+            from mdargy.plots.ionic import plot_sigma_arrhenius
+
+            p = fdir / "sigma_arrhenius.png"
+            plot_sigma_arrhenius(T, sg, se, fit=fit, bounded_T_K=left, path=p)
+            figs.append(str(p))
+
     # ------------------------------------------------------------------ EMD: MSD and D
     from mdargy.analysis.diffusion import DiffusionResult, is_diffusing
 
@@ -443,12 +513,13 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
         diffusion=tuple(diffusion), arrhenius=tuple(arrhenius), dos=tuple(dos_rows),
         missing=tuple(missing), warnings=tuple(warnings), figures=tuple(figs),
         run_notes=tuple(run_notes), kappa_gk=tuple(kappa_gk), kappa_wigner=tuple(kappa_wigner),
+        ionic=tuple(ionic), sigma_arrhenius=sigma_fit,
     )
     index = json.loads(store.index_path.read_text())
     atomic_write_json(rdir / "report.json", {
         "campaign": spec.name, "description": spec.description,
         "kappa_L": kappa_L, "kappa_inf": kappa_inf, "kappa_gk": kappa_gk,
-        "kappa_wigner": kappa_wigner,
+        "kappa_wigner": kappa_wigner, "ionic": ionic, "sigma_arrhenius": sigma_fit,
         "diffusion": diffusion,
         "arrhenius": arrhenius, "dos": dos_rows, "missing_tasks": missing,
         "task_status": {tid: e.get("status") for tid, e in index.get("tasks", {}).items()},
@@ -470,6 +541,12 @@ def _approximations(spec: CampaignSpec) -> list[str]:
                    "σ is first-order propagation of the intercept's error; the linear form "
                    "underestimates kappa_inf when L is not long compared with the phonon mean "
                    "free paths (Sellan et al. 2010).")
+    if spec.ionic is not None:
+        out.append("sigma_ion: generalised least-squares Einstein fit of the charge (collective) "
+                   "MSD with formal charges; Nernst-Einstein from the tracer D of each species; "
+                   "Haven ratio = NE / full; sites by nearest reference site with a core radius, "
+                   "jumps between site types; density maps folded into the reference cell and "
+                   "averaged over its symmetry (CUBE files in the task folders).")
     if spec.lattice is not None:
         out.append("Wigner kappa: effective (temperature-dependent) force constants fitted by "
                    "hiPhive to LAMMPS forces of MD snapshots (Hellman et al., PRB 2013; Eriksson "
@@ -554,6 +631,24 @@ def _summary_markdown(spec: CampaignSpec, rep: Report, index: dict) -> str:
         for p in rep.figures:
             if Path(p).name.startswith(("dispersion", "phonon_dos", "spectral_kappa")):
                 L += [img(p, Path(p).stem), ""]
+    if rep.ionic:
+        L += ["## Ionic transport (charge MSD, sites and jumps)", ""]
+        L.append(_md_table(["T (K)", "σ_ion (S/cm)", "σ", "Nernst–Einstein (S/cm)",
+                            "Haven ratio", "jumps per ion per ps", "density map"],
+                           [[format_T(r["T_K"]), _fmt(r["sigma_S_cm"], 3),
+                             _fmt(r["sigma_err_S_cm"], 2), _fmt(r["sigma_NE_S_cm"], 3),
+                             _fmt(r["haven_ratio"], 2), _fmt(r["jump_rate_per_ion_ps"], 3),
+                             f"`{r['task']}/{r['density_cube']}`" if r["density_cube"] else "–"]
+                            for r in rep.ionic]))
+        L.append("")
+        if rep.sigma_arrhenius:
+            a = rep.sigma_arrhenius
+            temps = ", ".join(format_T(x) for x in a["T_K"])
+            L += [f"σ_ion T = A exp(−Ea/kT): Ea = {a['Ea_eV']:.3g} ± {a['Ea_err_eV']:.2g} eV, "
+                  f"χ²_red = {a['chi2_red']:.3g} (temperatures {temps} K)", ""]
+        for p in rep.figures:
+            if Path(p).name.startswith(("sigma_arrhenius", "charge_msd")):
+                L += [img(p, Path(p).stem), ""]
     if rep.diffusion:
         L += ["## Diffusion (EMD, MSD)", ""]
         L.append(_md_table(["T (K)", "species", "D (cm²/s)", "σ", "fit window (ps)", "slope",
@@ -599,6 +694,6 @@ def _summary_markdown(spec: CampaignSpec, rep: Report, index: dict) -> str:
     if rep.run_notes:
         L += ["## Notes from the NEMD runs", ""] + [f"- {w}" for w in rep.run_notes] + [""]
     L += ["Tables: `kappa_L.csv`, `kappa_inf.csv`, `kappa_gk.csv`, `kappa_wigner.csv`, "
-          "`diffusion.csv`, `arrhenius.csv`, "
+          "`ionic.csv`, `diffusion.csv`, `arrhenius.csv`, "
           "`dos_T*.csv`; everything in `report.json`.", ""]
     return "\n".join(L)

@@ -22,6 +22,8 @@ Layout of a campaign file (see ``inputs/campaigns/demo.toml`` and ``docs/campaig
     [lammps]     extra_commands (raw LAMMPS, the only such field)
     [lattice]    temperatures_K, n_snapshots, cutoffs_A, mesh, ...: force constants (hiPhive),
                  phonons (phonopy) and Wigner kappa_p + kappa_c (phono3py) from EMD snapshots
+    [ionic]      temperatures_K, species, charges_e, site_reference, ...: ionic conductivity,
+                 Haven ratio, Cu sites and jumps, density maps of EMD runs
     [report]     kappa_band_W_mK, kappa_band_T_K: a measured kappa range drawn on the figures
 
 Relative paths *inside* the file (structure and potential files) are resolved against the
@@ -250,6 +252,37 @@ class LatticeSpec:
     classical: bool
 
 
+IONIC_FIELDS = {
+    "temperatures_K": Field("list[float]", required=True,
+                            check=_combine(_nonempty_unique, _temperatures),
+                            doc="EMD runs analysed for ionic transport (with the [emd] settings)"),
+    "species": Field("str", default="Cu", doc="mobile species: sites, jumps and density maps"),
+    "charges_e": Field("table[float]", default=None,
+                       doc="formal charges per element (default Cu +1, P +5, S -2); must sum "
+                       "to zero over the cell"),
+    "site_reference": Field("str", default="cu7ps6",
+                            check=lambda v: None if v in ("cu7ps6", "none") else
+                            "must be 'cu7ps6' (the F-43m Cu1/Cu2/Cu3 sites) or 'none'",
+                            doc="named crystallographic sites for the jump statistics"),
+    "density_grid": Field("int", default=48, check=lambda v: None if 8 <= v <= 256 else
+                          "must lie in [8, 256] points per cell edge"),
+    "density_sigma_A": Field("float", default=0.15, check=_nonneg,
+                             doc="Gaussian smoothing of the density map"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class IonicSpec:
+    """The ``[ionic]`` table: conductivity, Haven ratio, sites, jumps and density maps."""
+
+    temperatures_K: tuple[float, ...]
+    species: str
+    charges_e: Mapping[str, float] | None
+    site_reference: str
+    density_grid: int
+    density_sigma_A: float
+
+
 def _band(vs):
     return None if len(vs) == 2 and 0 <= vs[0] <= vs[1] else "must be [low, high] with 0 <= low <= high"
 
@@ -273,6 +306,7 @@ TABLES = {
     "lammps": LAMMPS_FIELDS,
     "report": REPORT_FIELDS,
     "lattice": LATTICE_FIELDS,
+    "ionic": IONIC_FIELDS,
 }
 REQUIRED_TABLES = ("campaign", "structure", "potential")
 
@@ -358,6 +392,7 @@ class CampaignSpec:
     raw_sha256: str
     report: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     lattice: LatticeSpec | None = None
+    ionic: IonicSpec | None = None
 
     def to_dict(self) -> dict:
         from mdargy.results import to_jsonable
@@ -376,6 +411,7 @@ _KIND_NAMES = {
     "bool": "true or false",
     "list[float]": "a list of numbers",
     "list[int]": "a list of integers",
+    "table[float]": "a table of numbers, e.g. { Cu = 1, S = -2 }",
 }
 
 
@@ -388,6 +424,8 @@ def _type_ok(kind: str, v: Any) -> bool:
         return isinstance(v, int) and not isinstance(v, bool)
     if kind == "float":
         return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if kind == "table[float]":
+        return isinstance(v, Mapping) and all(_type_ok("float", x) for x in v.values())
     if kind.startswith("list["):
         inner = kind[5:-1]
         return isinstance(v, list) and all(_type_ok(inner, x) for x in v)
@@ -660,9 +698,9 @@ def parse_campaign(text: str, path: str | Path = "<string>", base_dir: str | Pat
     if "emd" in data:
         e = _check_table(data["emd"], EMD_FIELDS, "emd", path)
         if not (e["msd_temperatures_K"] or e["dos_temperatures_K"] or e["gk_temperatures_K"]
-                or "lattice" in data):
+                or "lattice" in data or "ionic" in data):
             raise InputError("[emd] has no task: give msd_temperatures_K, dos_temperatures_K "
-                             "and/or gk_temperatures_K (or a [lattice] table)", path)
+                             "and/or gk_temperatures_K (or a [lattice] or [ionic] table)", path)
         _check_steps("emd", e, ("equilibration_ps", "production_ps", "dump_every_fs",
                                 "checkpoint_every_ps"), dt_fs, path)
         if e["gk_temperatures_K"]:
@@ -725,6 +763,16 @@ def parse_campaign(text: str, path: str | Path = "<string>", base_dir: str | Pat
                                  "coarse_mesh": (tuple(la["coarse_mesh"]) if la["coarse_mesh"]
                                                  else None)})
 
+    ionic = None
+    if "ionic" in data:
+        io_ = _check_table(data["ionic"], IONIC_FIELDS, "ionic", path)
+        if emd is None:
+            raise InputError("[ionic] needs an [emd] table: it analyses EMD runs made with the "
+                             "[emd] supercell, ensembles and run lengths", path)
+        ionic = IonicSpec(**{**io_, "temperatures_K": tuple(io_["temperatures_K"]),
+                             "charges_e": (dict(io_["charges_e"]) if io_["charges_e"] is not None
+                                           else None)})
+
     if output is None:
         output = camp["output"] if camp["output"] else str(Path("runs") / camp["name"])
     out = Path(output).expanduser().resolve()
@@ -743,6 +791,7 @@ def parse_campaign(text: str, path: str | Path = "<string>", base_dir: str | Pat
         extra_commands=lmp["extra_commands"],
         report=report,
         lattice=lattice,
+        ionic=ionic,
         raw_sha256=hashlib.sha256(text.encode()).hexdigest(),
     )
 

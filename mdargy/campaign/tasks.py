@@ -125,7 +125,8 @@ def build_tasks(spec: CampaignSpec) -> list[Task]:
                     "gk_temperatures_K", "heat_every_fs", "gk_fstar_THz"):
             emd_inputs.pop(key)
         lattice_T = spec.lattice.temperatures_K if spec.lattice is not None else ()
-        for T in sorted(set(e.temperatures_K) | set(lattice_T)):
+        ionic_T = spec.ionic.temperatures_K if spec.ionic is not None else ()
+        for T in sorted(set(e.temperatures_K) | set(lattice_T) | set(ionic_T)):
             tid = f"emd_T{format_T(T)}K"
             seed = task_seed(spec.seed, tid)
             params = {"msd": T in e.msd_temperatures_K, "dos": T in e.dos_temperatures_K}
@@ -135,6 +136,8 @@ def build_tasks(spec: CampaignSpec) -> list[Task]:
                 params.update(gk=True, heat_every_fs=e.heat_every_fs)
             if T in lattice_T:
                 params["lattice"] = True
+            if T in ionic_T:
+                params["ionic"] = True
             fp = canonical_hash({"kind": "emd", "T_K": T, "seed": seed, "params": params,
                                  "emd": emd_inputs, **common})
             # sampling velocities every couple of steps makes an EMD run somewhat dearer
