@@ -241,7 +241,6 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
         g = GreenKuboResult.from_json(store.final_path(t.id) / o["gk"])
         kappa_gk.append({"T_K": t.T_K, "kappa_W_mK": g.kappa_W_mK,
                          "kappa_err_W_mK": g.kappa_err_W_mK, "method": g.method,
-                         "kappa_one_component_W_mK": g.kappa_one_component_W_mK,
                          "fstar_THz": g.fstar_THz, "duration_ps": g.duration_ps,
                          "T_mean_K": g.temperature_K, "task": t.id, "flags": list(g.flags)})
         for f in g.flags:
@@ -314,11 +313,11 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
         figs.append(str(p))
     if kappa_gk:
         atomic_write_csv(rdir / "kappa_gk.csv",
-                         ["T_K", "kappa_W_mK", "kappa_err_W_mK", "method",
-                          "kappa_one_component_W_mK", "fstar_THz", "duration_ps", "task"],
+                         ["T_K", "kappa_W_mK", "kappa_err_W_mK", "method", "fstar_THz",
+                          "duration_ps", "task"],
                          [[r[k] for k in ("T_K", "kappa_W_mK", "kappa_err_W_mK", "method",
-                                          "kappa_one_component_W_mK", "fstar_THz",
-                                          "duration_ps", "task")] for r in kappa_gk])
+                                          "fstar_THz", "duration_ps", "task")]
+                          for r in kappa_gk])
     if figures and (kappa_gk or kappa_inf or kappa_wigner):
         from mdargy.plots.kappa import plot_kappa_methods
 
@@ -607,11 +606,9 @@ def _summary_markdown(spec: CampaignSpec, rep: Report, index: dict) -> str:
                 L += [img(p, Path(p).stem), ""]
     if rep.kappa_gk:
         L += ["## Thermal conductivity (Green–Kubo, EMD heat current)", ""]
-        L.append(_md_table(["T (K)", "κ_GK (W/m/K)", "σ", "analysis", "one-component κ (not "
-                            "valid for several species)", "f* (THz)", "run (ps)"],
+        L.append(_md_table(["T (K)", "κ_GK (W/m/K)", "σ", "analysis", "f* (THz)", "run (ps)"],
                            [[format_T(r["T_K"]), _fmt(r["kappa_W_mK"], 3),
-                             _fmt(r["kappa_err_W_mK"], 2), r["method"],
-                             _fmt(r["kappa_one_component_W_mK"], 3), _fmt(r["fstar_THz"], 3),
+                             _fmt(r["kappa_err_W_mK"], 2), r["method"], _fmt(r["fstar_THz"], 3),
                              _fmt(r["duration_ps"])] for r in rep.kappa_gk]))
         L.append("")
         for p in rep.figures:
