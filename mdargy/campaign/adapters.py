@@ -193,3 +193,71 @@ def validate_tasks(spec, tasks) -> None:
             driver_config(spec, t, spec.output / "work" / t.id)
         except InputError as exc:
             raise InputError(f"task {t.id}: {exc}", spec.path) from None
+
+
+def npt_config(spec, task, workdir, structure_file: str, type_elements: tuple[str, ...]):
+    """The EMD configuration of the NPT run that sets the lattice of a NEMD task's bar.
+
+    One NPT run per temperature: its seed derives from the temperature only, so every length at
+    that temperature gets the same lattice. Thermo rows every 1 % of the run; a short NVT
+    production closes it (the driver needs one).
+    """
+    from pathlib import Path
+
+    from mdargy.campaign.tasks import format_T, task_seed
+    from mdargy.drivers.config import EMDConfig
+
+    n = spec.nemd
+    dt = spec.timestep_fs
+    steps = _steps(n.npt_ps, dt)
+    every = max(1, steps // 100)
+    steps = every * max(1, steps // every)
+    return EMDConfig(
+        structure=structure_file, potential=potential_from_table(spec.potential,
+                                                                 spec.extra_commands),
+        output_dir=str(Path(workdir) / "npt"), type_elements=tuple(type_elements),
+        temperature_K=task.T_K, timestep_fs=dt,
+        seed=task_seed(spec.seed, f"npt_T{format_T(task.T_K)}K"), thermo_every=every,
+        replicate=tuple(n.npt_cells), equilibration_ensemble="npt", equilibration_steps=steps,
+        pressure_bar=n.pressure_bar, production_ensemble="nvt", production_steps=every,
+        dump_every=every, text_dump=False, checkpoint_every=max(every, steps // 4))
+
+
+def scaled_unit_cell(spec, thermo_csv, n_cells: int, out_path, type_elements) -> dict:
+    """Write the unit cell scaled to the mean volume of the NPT run's second half.
+
+    The scaling is isotropic (exact in expectation for cubic cells; for others the cell's
+    shape is kept and only its volume set). Returns what was used: the scale factor, the mean
+    volume per unit cell and the mean pressure, with their standard errors.
+    """
+    import numpy as np
+
+    import csv
+
+    from mdargy.structures.load import write_lammps_data
+
+    with open(thermo_csv, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r.get("stage") == "equilibration"]
+    vol = np.array([float(r["vol_A3"]) for r in rows])
+    press = np.array([float(r["press_bar"]) for r in rows])
+    half = slice(len(vol) // 2, None)
+    v, p = vol[half], press[half]
+    if v.size < 5:
+        raise InputError(f"{thermo_csv}: only {v.size} NPT thermo rows in the second half; "
+                         "increase [nemd] npt_ps")
+    from mdargy.structures.load import type_elements_for
+
+    atoms = unit_cell(spec.structure)
+    pot = potential_from_table(spec.potential, spec.extra_commands)
+    type_elements = list(type_elements) or list(type_elements_for(atoms, pot.elements))
+    v0 = abs(float(np.linalg.det(atoms.cell.array)))
+    v_cell = float(v.mean()) / n_cells
+    scale = (v_cell / v0) ** (1.0 / 3.0)
+    atoms.set_cell(atoms.cell.array * scale, scale_atoms=True)
+    write_lammps_data(out_path, atoms, type_elements, [pot.mass(e) for e in type_elements])
+    return {"type_elements": type_elements, "lattice_scale": scale, "volume_per_cell_A3": v_cell,
+            "volume_per_cell_err_A3": float(v.std(ddof=1) / np.sqrt(v.size)) / n_cells,
+            "npt_pressure_bar": float(p.mean()),
+            "npt_pressure_err_bar": float(p.std(ddof=1) / np.sqrt(p.size)),
+            "cell_lengths_A": [float(x) for x in atoms.cell.lengths()],
+            "n_rows_averaged": int(v.size)}

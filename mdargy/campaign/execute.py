@@ -84,9 +84,17 @@ def run_task(spec, task, workdir, comm) -> dict:
         from mdargy.drivers import run_nemd
         from mdargy.drivers.nemd import NEMDResult
 
+        npt = None
         res = _rank0(comm, lambda: _finished(run_dir, NEMDResult))
         if res is None:
+            if spec.nemd.npt_ps > 0:
+                scaled, npt = _npt_lattice(spec, task, workdir, comm, structure_file,
+                                           type_elements)
+                config = adapters.driver_config(spec, task, workdir, scaled,
+                                                tuple(npt["type_elements"]))
             res = run_nemd(config, comm=comm, progress=False)
+        elif (workdir / "npt_lattice.json").is_file():
+            npt = _rank0(comm, lambda: json.loads((workdir / "npt_lattice.json").read_text()))
         return {
             "kind": "nemd", "T_K": task.T_K, "length_cells": task.params["length_cells"],
             "length_A": float(res.length_A), "kappa_W_mK": float(res.kappa_W_mK),
@@ -96,7 +104,7 @@ def run_task(spec, task, workdir, comm) -> dict:
             "gradient_asymmetry": float(res.gradient_asymmetry),
             "imbalance_fraction": float(res.imbalance_fraction),
             "n_discarded_blocks": int(res.n_discarded_blocks), "result": "run/result.json",
-            "resumed_from_step": resumed_from,
+            "resumed_from_step": resumed_from, "npt_lattice": npt,
             "warnings": list(getattr(res, "notes", ()) or ()),
         }
 
@@ -242,3 +250,30 @@ def _analyse_ionic(io_spec, task, workdir: Path, res, traj, warnings: list) -> d
         warnings += [f"sites: {w}" for w in r.sites.warnings]
     return {**files, "sigma_ion_S_cm": c.sigma_S_cm, "sigma_ion_err_S_cm": c.sigma_err_S_cm,
             "haven_ratio": c.haven_ratio, "warnings": warnings}
+
+
+def _npt_lattice(spec, task, workdir: Path, comm, structure_file, type_elements):
+    """NPT run at the task's temperature; the unit cell scaled to its mean volume.
+
+    Returns the path of the scaled unit cell (``workdir/unit_cell_npt.data``) and what was
+    used (also in ``workdir/npt_lattice.json``). Resumes like any EMD run.
+    """
+    from mdargy.drivers import run_emd
+    from mdargy.drivers.emd import EMDResult
+
+    cfg = adapters.npt_config(spec, task, workdir, structure_file, type_elements)
+    if _rank0(comm, lambda: _finished(Path(cfg.output_dir), EMDResult)) is None:
+        run_emd(cfg, comm=comm, progress=False)
+    path = workdir / "unit_cell_npt.data"
+    n_cells = int(spec.nemd.npt_cells[0] * spec.nemd.npt_cells[1] * spec.nemd.npt_cells[2])
+
+    def scale():
+        info = adapters.scaled_unit_cell(spec, Path(cfg.output_dir) / "thermo.csv", n_cells,
+                                         path, type_elements)
+        info.update(T_K=task.T_K, npt_ps=spec.nemd.npt_ps, pressure_bar=spec.nemd.pressure_bar,
+                    npt_cells=list(spec.nemd.npt_cells), run="npt/result.json")
+        atomic_write_json(workdir / "npt_lattice.json", info)
+        return info
+
+    info = _rank0(comm, scale)
+    return str(path), info

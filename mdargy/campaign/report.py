@@ -175,7 +175,8 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
         kappa_L.append({"T_K": t.T_K, "length_cells": t.params["length_cells"],
                         "length_A": o["length_A"], "kappa_W_mK": o["kappa_W_mK"],
                         "kappa_err_W_mK": o["kappa_err_W_mK"], "T_mean_K": o.get("T_mean_K"),
-                        "task": t.id, "warnings": list(o.get("warnings", []))})
+                        "task": t.id, "warnings": list(o.get("warnings", [])),
+                        "npt_lattice_scale": (o.get("npt_lattice") or {}).get("lattice_scale")})
         for w in o.get("warnings", []):
             run_notes.append(f"{t.id}: {w}")
     kappa_L.sort(key=lambda r: (r["T_K"], r["length_A"]))
@@ -536,6 +537,13 @@ def _approximations(spec: CampaignSpec) -> list[str]:
     if spec.nemd is not None:
         out.append("kappa(L): each NEMD value is a block average after the transient; its σ is "
                    "the standard error over independent block groups (statistical only).")
+        if spec.nemd.npt_ps > 0:
+            out.append(f"NEMD bars: built from the unit cell scaled (isotropically) to the mean "
+                       f"volume of a {spec.nemd.npt_ps:g} ps NPT run at {spec.nemd.pressure_bar:g} "
+                       "bar and the same temperature (npt_lattice.json of each task).")
+        else:
+            out.append("NEMD bars: built at the structure's own lattice (npt_ps = 0): at finite "
+                       "temperature they are under pressure (see their thermo.csv).")
         out.append("kappa_inf: linear 1/kappa = 1/kappa_inf + A/L fit (Schelling et al. 2002); "
                    "σ is first-order propagation of the intercept's error; the linear form "
                    "underestimates kappa_inf when L is not long compared with the phonon mean "

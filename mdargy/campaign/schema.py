@@ -178,6 +178,13 @@ NEMD_FIELDS = {
     "n_error_blocks": Field("int", default=5, check=lambda v: None if v >= 2 else "must be >= 2"),
     "fit_exclude_bins": Field("float", default=1.0, check=_nonneg),
     "checkpoint_every_ps": Field("float", default=None, check=_positive),
+    "npt_ps": Field("float", default=20.0, check=_nonneg,
+                    doc="NPT run (at pressure_bar) of an npt_cells supercell at each temperature "
+                    "whose mean volume over its second half sets the bars' lattice; 0 keeps the "
+                    "structure's lattice (bars then sit at its 0 K volume, under pressure)"),
+    "npt_cells": Field("list[int]", default=[2, 2, 2], check=_combine(_len3, _all_positive),
+                       doc="supercell of that NPT run"),
+    "pressure_bar": Field("float", default=0.0, doc="pressure of that NPT run"),
 }
 
 EMD_FIELDS = {
@@ -337,6 +344,9 @@ class NEMDSpec:
     n_error_blocks: int
     fit_exclude_bins: float
     checkpoint_every_ps: float | None
+    npt_ps: float = 0.0
+    npt_cells: tuple[int, int, int] = (2, 2, 2)
+    pressure_bar: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -671,7 +681,11 @@ def parse_campaign(text: str, path: str | Path = "<string>", base_dir: str | Pat
                 raise InputError(f"[nemd] delta_T_K = {n['delta_T_K']} K would put the cold bath at "
                                  f"or below 0 K at T = {too_big} K (need delta_T_K < 2 T)", path)
         _check_steps("nemd", n, ("equilibration_ps", "production_ps", "block_ps",
-                                 "checkpoint_every_ps"), dt_fs, path)
+                                 "checkpoint_every_ps") + (("npt_ps",) if n["npt_ps"] else ()),
+                     dt_fs, path)
+        if 0 < n["npt_ps"] * 1000 / dt_fs < 100:
+            raise InputError(f"[nemd] npt_ps = {n['npt_ps']} is fewer than 100 time steps: too "
+                             "short to average the volume (0 switches the NPT run off)", path)
         block = n["block_ps"] if n["block_ps"] is not None else n["production_ps"] / 20
         ratio = n["production_ps"] / block
         if abs(ratio - round(ratio)) > 1e-6:
@@ -693,6 +707,7 @@ def parse_campaign(text: str, path: str | Path = "<string>", base_dir: str | Pat
         nemd = NEMDSpec(**{**n, "temperatures_K": tuple(n["temperatures_K"]),
                            "lengths_cells": tuple(n["lengths_cells"]),
                            "cross_section_cells": tuple(n["cross_section_cells"]),
+                           "npt_cells": tuple(n["npt_cells"]),
                            "block_ps": block})
     emd = None
     if "emd" in data:
