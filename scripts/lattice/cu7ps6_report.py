@@ -32,7 +32,7 @@ def main(root="results/cu7ps6/lattice"):
         ph = PhononResult.from_json(d / "phonons.json") if (d / "phonons.json").is_file() else None
         w = WignerResult.from_json(d / "wigner.json") if (d / "wigner.json").is_file() else None
         T = float(d.name[1:-1])
-        if ph is not None:
+        if ph is not None and T == 100:
             plot_dispersion_weight(ph, "Cu", d / "dispersion_Cu.png", fmax_THz=None)
             plot_phonon_dos(ph, d / "dos.png")
             phs.append(ph)
@@ -57,8 +57,22 @@ def main(root="results/cu7ps6/lattice"):
               "coarse_mesh", "mesh_change", "kappa_c_share_0.6_3.7THz"]
     atomic_write_csv(root / "summary.csv", header,
                      [["" if v is None else v for v in r] for r in rows])
+    labels = [f"{p.temperature_K:g} K (effective FCs)" for p in phs]
+    fd = root / "T0K_fd" / "phonons.json"
+    if fd.is_file():  # 0 K harmonic reference (scripts/lattice/cu7ps6_0K.py)
+        phs.insert(0, PhononResult.from_json(fd))
+        labels.insert(0, "0 K (finite displacements)")
     if len(phs) > 1:
-        plot_dispersions(phs, root / "dispersions.png")
+        plot_dispersions(phs, root / "dispersions.png", labels=labels)
+    # mesh convergence of kappa_p + kappa_c from the kept wigner_mesh*.json files
+    for d in sorted(root.glob("T*K")):
+        ws = sorted((WignerResult.from_json(f) for f in d.glob("wigner_mesh*.json")),
+                    key=lambda w: w.mesh[0])
+        if ws:
+            print(f"{d.name}: " + "; ".join(
+                f"{'x'.join(map(str, w.mesh))}: kappa_p {w.kappa_p_scalar_W_mK[0]:.3f}, kappa_c "
+                f"{w.kappa_c_scalar_W_mK[0]:.3f}, total {w.kappa_total_scalar_W_mK[0]:.3f}"
+                for w in ws))
     print("| T (K) | κ_p mdargy | κ_p paper | κ_c mdargy | κ_c paper | κ_c share 0.6–3.7 THz "
           "| mesh (change vs coarser) |")
     print("|---|---|---|---|---|---|---|")
