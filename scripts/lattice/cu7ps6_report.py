@@ -32,7 +32,7 @@ def main(root="results/cu7ps6/lattice"):
         ph = PhononResult.from_json(d / "phonons.json") if (d / "phonons.json").is_file() else None
         w = WignerResult.from_json(d / "wigner.json") if (d / "wigner.json").is_file() else None
         T = float(d.name[1:-1])
-        if ph is not None and T == 100:
+        if ph is not None:
             plot_dispersion_weight(ph, "Cu", d / "dispersion_Cu.png", fmax_THz=None)
             plot_phonon_dos(ph, d / "dos.png")
             phs.append(ph)
