@@ -100,8 +100,9 @@ class PhononResult(Result):
         r = super().from_dict(d)
         arr = {k: np.asarray(v, float) for k, v in r.band_weights.items()}
         dos = {k: np.asarray(v, float) for k, v in r.dos_by_element_per_THz.items()}
+        T = float("nan") if r.temperature_K is None else float(r.temperature_K)
         return dataclasses.replace(
-            r, band_weights=arr, dos_by_element_per_THz=dos,
+            r, temperature_K=T, band_weights=arr, dos_by_element_per_THz=dos,
             path_labels=tuple(r.path_labels), path_label_x_inv_A=tuple(r.path_label_x_inv_A),
             elements=tuple(r.elements), mesh=tuple(r.mesh),
             gamma_acoustic_THz=tuple(r.gamma_acoustic_THz),
