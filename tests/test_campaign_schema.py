@@ -44,7 +44,7 @@ def test_production_file_is_valid_with_the_shipped_potential(tmp_path):
     spec = load_campaign(PRODUCTION, output=tmp_path / "out")
     tasks = build_tasks(spec)
     adapters.validate_tasks(spec, tasks)
-    assert len(tasks) == 4 * 4 + 4
+    assert len(tasks) == 4 * 4 + 7  # 4 T x 4 L NEMD; EMD at 100-400 K and 500, 550, 600 K
 
 
 def test_production_file_says_the_potential_is_missing(tmp_path):
@@ -76,12 +76,16 @@ def test_production_file_with_a_potential(tmp_path):
     spec = load_campaign(tmp_path / "campaigns" / "p.toml", output=tmp_path / "out")
     tasks = build_tasks(spec)
     adapters.validate_tasks(spec, tasks)
-    assert len(tasks) == 4 * 4 + 4
-    assert {t.id for t in tasks if t.kind == "emd"} == {"emd_T100K", "emd_T300K", "emd_T500K",
-                                                       "emd_T550K"}
+    assert len(tasks) == 4 * 4 + 7
+    assert {t.id for t in tasks if t.kind == "emd"} == {
+        "emd_T100K", "emd_T200K", "emd_T300K", "emd_T400K", "emd_T500K", "emd_T550K",
+        "emd_T600K"}
     emd = {t.id: t.params for t in tasks if t.kind == "emd"}
-    assert emd["emd_T100K"] == {"msd": False, "dos": True}
-    assert emd["emd_T550K"] == {"msd": True, "dos": False}
+    assert emd["emd_T100K"] == {"msd": False, "dos": True, "gk": True, "heat_every_fs": 5.0,
+                                "lattice": True}
+    assert emd["emd_T550K"] == {"msd": True, "dos": False, "ionic": True}
+    assert emd["emd_T300K"] == {"msd": True, "dos": False, "gk": True, "heat_every_fs": 5.0,
+                                "lattice": True, "ionic": True}
     # longest first: the longest bars, then by temperature id
     assert tasks[0].id.endswith("_L24") and tasks[-1].kind in ("emd", "nemd")
     assert all(a.cost >= b.cost for a, b in zip(tasks, tasks[1:]))
