@@ -88,11 +88,15 @@ def plot_kappa_methods(series, band=None, path=None, ax=None):
     else:
         fig = ax.figure
     markers = "osD^v<>"
+    all_T = [r[0] for rows in series.values() for r in rows]
+    span = (max(all_T) - min(all_T)) if len(set(all_T)) > 1 else 100.0
     for i, (label, rows) in enumerate(series.items()):
         rows = sorted(rows, key=lambda t: t[0])
         T, k, e = (np.array(c, float) for c in zip(*rows))
-        ax.errorbar(T, k, yerr=e, fmt=markers[i % len(markers)] + "-", ms=5, capsize=3, lw=1,
-                    label=label)
+        # methods at the same temperature are drawn side by side (a 1 %-of-range offset)
+        shift = (i - (len(series) - 1) / 2) * 0.01 * span
+        ax.errorbar(T + shift, k, yerr=e, fmt=markers[i % len(markers)] + "-", ms=5, capsize=3,
+                    lw=1, label=label)
     if band is not None:
         (t0, t1), (k0, k1), text = band
         if t1 <= t0:
