@@ -34,7 +34,8 @@ class LatticeResult(Result):
     """Headline numbers of one temperature's lattice-dynamics chain (details in the stage files).
 
     ``kappa_*_W_mK`` are scalars (trace/3) at ``temperature_K``; ``wall_s`` and
-    ``peak_rss_MiB`` per stage (peak resident memory of the process when the stage ended).
+    ``peak_rss_MiB`` per stage (peak resident memory of the process when the stage ended);
+    ``warnings``: clipped cutoffs, an unconverged mesh, imaginary modes.
     """
 
     run_dir: str
@@ -57,6 +58,7 @@ class LatticeResult(Result):
     files: dict
     wall_s: dict
     peak_rss_MiB: dict
+    warnings: tuple = ()
     provenance: dict = dataclasses.field(default_factory=dict, compare=False)
 
 
@@ -179,6 +181,13 @@ def lattice_from_run(run_dir, output_dir, n_snapshots: int = 50, skip_ps: float 
     def _f(x):
         return float(np.asarray(x).ravel()[0]) if x is not None else float("nan")
 
+    notes = list(fit.messages or ())
+    if w is not None and np.isfinite(_f(w.mesh_change)) and _f(w.mesh_change) > 0.05:
+        notes.append(f"kappa_p + kappa_c changes by {100 * _f(w.mesh_change):.0f} % from the "
+                     f"{'x'.join(map(str, w.coarse_mesh))} mesh: not converged")
+    if ph is not None and ph.has_imaginary:
+        notes.append(f"{len(ph.imaginary_modes)} imaginary mode(s), lowest "
+                     f"{ph.min_freq_THz:.3g} THz")
     res = LatticeResult(
         run_dir=str(run_dir), output_dir=str(out), temperature_K=T,
         n_snapshots=snaps.n_snapshots, cutoffs_A=fit.cutoffs_A, fit_rmse_eV_A=fit.rmse_eV_A,
@@ -197,7 +206,7 @@ def lattice_from_run(run_dir, output_dir, n_snapshots: int = 50, skip_ps: float 
                                              ("phonons", "phonons.json"),
                                              ("wigner", "wigner.json"))
                if (out / v).is_file()},
-        wall_s=wall, peak_rss_MiB=peak,
+        wall_s=wall, peak_rss_MiB=peak, warnings=tuple(notes),
         provenance=provenance(run_dir=str(run_dir), n_snapshots=n_snapshots, skip_ps=skip_ps,
                               cutoffs_A=cutoffs_A, max_order=max_order, mesh=mesh,
                               coarse_mesh=coarse_mesh, classical=classical))
