@@ -127,3 +127,25 @@ def test_lattice_campaign_end_to_end(tmp_path):
                 "kappa_methods_vs_T.png"):
         assert (rdir / "figures" / fig).stat().st_size > 5000, fig
     assert "Wigner κ = κ_p + κ_c" in (rdir / "summary.md").read_text()
+
+
+def test_lattice_refused_on_a_diffusing_run_keeps_the_task(tmp_path):
+    """A liquid: the diffusion check refuses the force constants, the MSD analysis stands."""
+    text = (LAT_LJ.replace("a_A = 5.30", "a_A = 5.80")
+            .replace("temperatures_K = [20.0]", "temperatures_K = [120.0]")
+            .replace('production_ensemble = "nvt"',
+                     'production_ensemble = "nvt"\nmsd_temperatures_K = [120.0]'))
+    campaign = tmp_path / "liquid.toml"
+    campaign.write_text(text)
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "mdargy", "campaign", "run", str(campaign),
+                        "--output", str(out)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    o = json.loads((out / "tasks" / "emd_T120K" / "task.json").read_text())["outputs"]
+    assert o["lattice"] is None and "diffus" in o["lattice_refused"]
+    assert o["diffusion"] == "diffusion.json" and o["D_cm2_s"]["Ar"][0] > 0
+    rep = subprocess.run([sys.executable, "-m", "mdargy", "campaign", "report", str(campaign),
+                          "--output", str(out)], capture_output=True, text=True, timeout=300)
+    assert rep.returncode == 0, rep.stdout + rep.stderr
+    warnings = json.loads((out / "report" / "report.json").read_text())["warnings"]
+    assert any(w.startswith("no Wigner kappa at 120 K") for w in warnings)

@@ -133,7 +133,13 @@ def _analyse_emd(spec, task, workdir: Path, res, resumed_from) -> dict:
     if task.params.get("gk"):
         out.update(_analyse_gk(e, task, workdir, res))
     if task.params.get("lattice"):
-        out.update(_analyse_lattice(spec.lattice, task, workdir, res, out["warnings"]))
+        try:
+            out.update(_analyse_lattice(spec.lattice, task, workdir, res, out["warnings"]))
+        except InputError as exc:
+            # e.g. a run that diffused (harmonic force constants are meaningless there): the
+            # task's other analyses stand; the report lists the refusal and its reason
+            out.update(lattice=None, lattice_refused=str(exc))
+            out["warnings"].append(f"lattice dynamics refused: {exc}")
     if not (task.params.get("msd") or task.params.get("dos") or task.params.get("ionic")):
         return out
     traj = load_trajectory(res.trajectory_path, velocities=bool(task.params.get("dos")))

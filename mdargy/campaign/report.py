@@ -264,6 +264,10 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
         from mdargy.lattice.wigner import WignerResult
 
         tdir = store.final_path(t.id)
+        if not done[t.id]["outputs"].get("lattice"):
+            warnings.append(f"no Wigner kappa at {format_T(t.T_K)} K: "
+                            f"{done[t.id]['outputs'].get('lattice_refused', 'not computed')}")
+            continue
         lat = LatticeResult.from_json(tdir / done[t.id]["outputs"]["lattice"])
         ldir = tdir / "lattice"
         row = {"T_K": t.T_K, "kappa_p_W_mK": lat.kappa_p_W_mK, "kappa_c_W_mK": lat.kappa_c_W_mK,
