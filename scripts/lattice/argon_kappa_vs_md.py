@@ -3,8 +3,9 @@
 The model is the one of the Green-Kubo and NEMD validation (scripts/gk/validate.py): LJ
 ε = 0.0104 eV, σ = 3.40 Å, cut at 8.5 Å and shifted, fcc a = 5.30 Å, 50 K. Here: a 4×4×4 cell
 (256 atoms) NVT run, 30 snapshots, hiPhive fc2 (9.0 Å, all five shells within the LJ cutoff)
-and fc3 (6.0 Å), phono3py Wigner kappa in the RTA at 50 K on 12³/16³/20³ meshes, with quantum
-and classical heat capacities. Resumable (the run and the fit are kept in runs/lattice/).
+and fc3 (6.0 Å), phono3py Wigner kappa in the RTA at 50 K, with quantum
+and classical heat capacities on 12³ and 16³ meshes (``--mesh 12 16 20`` for more).
+Resumable (the run and the fit are kept in runs/lattice/).
 
     nice -n 10 .venv/bin/python scripts/lattice/argon_kappa_vs_md.py
 
@@ -22,7 +23,7 @@ FIT = RUN / "lattice"
 OUT = ROOT / "results" / "argon" / "lattice_50K.json"
 
 
-def main():
+def main(meshes=(12, 16)):
     from mdargy.drivers.config import EMDConfig
     from mdargy.drivers.emd import run_emd
     from mdargy.errors import AlreadyDoneError
@@ -51,7 +52,7 @@ def main():
     out = {"fit": {"rmse_eV_A": res.fit_rmse_eV_A, "r2": res.fit_r2,
                    "cv_rmse_eV_A": res.fit_cv_rmse_eV_A, "cutoffs_A": res.cutoffs_A},
            "kappa": []}
-    for m in (12, 16, 20):
+    for m in meshes:
         for classical in (False, True):
             w = wigner_conductivity(ref.unitcell, ref.reps, fc2, fc3, [50.0], mesh=m,
                                     classical=classical)
@@ -71,4 +72,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(tuple(int(v) for v in sys.argv[2:]) if sys.argv[1:2] == ["--mesh"] else (12, 16)))
