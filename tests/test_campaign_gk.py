@@ -10,8 +10,6 @@ against the same heat current analysed directly (the campaign must call the anal
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -22,25 +20,10 @@ from mdargy.campaign.tasks import build_tasks
 from mdargy.errors import InputError
 from mdargy.io.heatflux import read_heatflux
 
-GK_LJ = textwrap.dedent(
+from _campaigns import campaign_cli, lj_argon_header
+
+GK_LJ = lj_argon_header("gk-lj", 5, cutoff_A=8.5, thermo_every=200) + textwrap.dedent(
     """
-    [campaign]
-    name = "gk-lj"
-    seed = 5
-
-    [structure]
-    lattice = "fcc"
-    a_A = 5.30
-    element = "Ar"
-
-    [potential]
-    kind = "lj"
-    cutoff_A = 8.5
-    lj = { Ar = { epsilon_eV = 0.0104, sigma_A = 3.40 } }
-
-    [md]
-    timestep_fs = 5.0
-    thermo_every = 200
 
     [emd]
     msd_temperatures_K = [40.0]
@@ -59,7 +42,7 @@ GK_LJ = textwrap.dedent(
 
     [lammps]
     extra_commands = "pair_modify shift yes"
-    """
+"""
 )
 
 
@@ -100,9 +83,7 @@ def test_gk_campaign_end_to_end(tmp_path):
     campaign = tmp_path / "gk.toml"
     campaign.write_text(GK_LJ.replace("PROD", "250.0"))
     out = tmp_path / "out"
-    run = [sys.executable, "-m", "mdargy", "campaign", "run", str(campaign), "--output", str(out)]
-    r = subprocess.run(run, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
+    campaign_cli("run", campaign, out)
     rec = json.loads((out / "tasks" / "emd_T40K" / "task.json").read_text())
     o = rec["outputs"]
     assert o["gk"] == "gk.json" and o["gk_method"] == "one-component"  # one species
@@ -119,9 +100,7 @@ def test_gk_campaign_end_to_end(tmp_path):
     # converged comparison with NEMD)
     assert 0.05 < o["kappa_GK_W_mK"] < 5.0
 
-    rep = subprocess.run([sys.executable, "-m", "mdargy", "campaign", "report", str(campaign),
-                          "--output", str(out)], capture_output=True, text=True, timeout=120)
-    assert rep.returncode == 0, rep.stdout + rep.stderr
+    rep = campaign_cli("report", campaign, out)
     assert "kappa_GK(40 K) =" in rep.stdout
     rdir = out / "report"
     rj = json.loads((rdir / "report.json").read_text())

@@ -10,8 +10,6 @@ trajectory (the campaign calls the analysis, it computes nothing of its own).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -20,6 +18,8 @@ import pytest
 from mdargy.campaign.schema import parse_campaign
 from mdargy.campaign.tasks import build_tasks
 from mdargy.errors import InputError
+
+from _campaigns import campaign_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,9 +93,7 @@ def test_ionic_campaign_end_to_end(tmp_path):
     campaign = tmp_path / "ionic.toml"
     campaign.write_text(IONIC)
     out = tmp_path / "out"
-    r = subprocess.run([sys.executable, "-m", "mdargy", "campaign", "run", str(campaign),
-                        "--output", str(out)], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout + r.stderr
+    campaign_cli("run", campaign, out)
     tdir = out / "tasks" / "emd_T700K"
     o = json.loads((tdir / "task.json").read_text())["outputs"]
     assert o["ionic"] == "ionic.json" and (tdir / "density.cube").stat().st_size > 10000
@@ -122,9 +120,7 @@ def test_ionic_campaign_end_to_end(tmp_path):
     assert summ["sites"]["n_jumps"] == again.sites.n_jumps
     assert summ["conductivity"]["sigma_status"] == c.sigma_status
 
-    rep = subprocess.run([sys.executable, "-m", "mdargy", "campaign", "report", str(campaign),
-                          "--output", str(out)], capture_output=True, text=True, timeout=300)
-    assert rep.returncode == 0, rep.stdout + rep.stderr
+    rep = campaign_cli("report", campaign, out)
     assert "sigma_ion(700 K)" in rep.stdout and "sigma_ion(800 K)" in rep.stdout
     rdir = out / "report"
     rows = json.loads((rdir / "report.json").read_text())["ionic"]

@@ -11,8 +11,6 @@ without running anything.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -22,25 +20,10 @@ from mdargy.campaign.tasks import build_tasks
 from mdargy.errors import InputError
 from mdargy.lattice.wigner import WignerResult
 
-LAT_LJ = textwrap.dedent(
+from _campaigns import campaign_cli, lj_argon_header
+
+LAT_LJ = lj_argon_header("lattice-lj", 9, cutoff_A=7.0, thermo_every=100) + textwrap.dedent(
     """
-    [campaign]
-    name = "lattice-lj"
-    seed = 9
-
-    [structure]
-    lattice = "fcc"
-    a_A = 5.30
-    element = "Ar"
-
-    [potential]
-    kind = "lj"
-    cutoff_A = 7.0
-    lj = { Ar = { epsilon_eV = 0.0104, sigma_A = 3.40 } }
-
-    [md]
-    timestep_fs = 5.0
-    thermo_every = 100
 
     [emd]
     supercell = [3, 3, 3]
@@ -55,7 +38,7 @@ LAT_LJ = textwrap.dedent(
     cutoffs_A = [7.0, 4.0]
     mesh = [6, 6, 6]
     coarse_mesh = [4, 4, 4]
-    """
+"""
 )
 
 
@@ -97,9 +80,7 @@ def test_lattice_campaign_end_to_end(tmp_path):
     campaign = tmp_path / "lat.toml"
     campaign.write_text(LAT_LJ)
     out = tmp_path / "out"
-    r = subprocess.run([sys.executable, "-m", "mdargy", "campaign", "run", str(campaign),
-                        "--output", str(out)], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout + r.stderr
+    campaign_cli("run", campaign, out)
     tdir = out / "tasks" / "emd_T20K"
     o = json.loads((tdir / "task.json").read_text())["outputs"]
     assert o["lattice"] == "lattice.json"
@@ -116,9 +97,7 @@ def test_lattice_campaign_end_to_end(tmp_path):
                              cutoffs_A={2: 7.0, 3: 4.0}, mesh=(6, 6, 6), coarse_mesh=(4, 4, 4))
     assert again.kappa_p_W_mK == pytest.approx(o["kappa_p_W_mK"], rel=1e-6)
 
-    rep = subprocess.run([sys.executable, "-m", "mdargy", "campaign", "report", str(campaign),
-                          "--output", str(out)], capture_output=True, text=True, timeout=300)
-    assert rep.returncode == 0, rep.stdout + rep.stderr
+    rep = campaign_cli("report", campaign, out)
     assert "kappa_Wigner(20 K) = kappa_p" in rep.stdout
     rdir = out / "report"
     (row,) = json.loads((rdir / "report.json").read_text())["kappa_wigner"]
@@ -138,14 +117,10 @@ def test_lattice_refused_on_a_diffusing_run_keeps_the_task(tmp_path):
     campaign = tmp_path / "liquid.toml"
     campaign.write_text(text)
     out = tmp_path / "out"
-    r = subprocess.run([sys.executable, "-m", "mdargy", "campaign", "run", str(campaign),
-                        "--output", str(out)], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout + r.stderr
+    campaign_cli("run", campaign, out)
     o = json.loads((out / "tasks" / "emd_T120K" / "task.json").read_text())["outputs"]
     assert o["lattice"] is None and "diffus" in o["lattice_refused"]
     assert o["diffusion"] == "diffusion.json" and o["D_cm2_s"]["Ar"][0] > 0
-    rep = subprocess.run([sys.executable, "-m", "mdargy", "campaign", "report", str(campaign),
-                          "--output", str(out)], capture_output=True, text=True, timeout=300)
-    assert rep.returncode == 0, rep.stdout + rep.stderr
+    campaign_cli("report", campaign, out)
     warnings = json.loads((out / "report" / "report.json").read_text())["warnings"]
     assert any(w.startswith("no Wigner kappa at 120 K") for w in warnings)

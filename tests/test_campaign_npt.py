@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import statistics
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -20,24 +18,10 @@ import pytest
 from mdargy.campaign.schema import parse_campaign
 from mdargy.errors import InputError
 
-NPT_LJ = textwrap.dedent(
+from _campaigns import campaign_cli, lj_argon_header
+
+NPT_LJ = lj_argon_header("npt-lj", 3, cutoff_A=8.5, thermo_every=100) + textwrap.dedent(
     """
-    [campaign]
-    name = "npt-lj"
-    seed = 3
-
-    [structure]
-    lattice = "fcc"
-    a_A = 5.30
-    element = "Ar"
-
-    [potential]
-    kind = "lj"
-    cutoff_A = 8.5
-    lj = { Ar = { epsilon_eV = 0.0104, sigma_A = 3.40 } }
-
-    [md]
-    timestep_fs = 5.0
 
     [nemd]
     temperatures_K = [60.0]
@@ -51,7 +35,7 @@ NPT_LJ = textwrap.dedent(
 
     [lammps]
     extra_commands = "pair_modify shift yes"
-    """
+"""
 )
 
 
@@ -59,9 +43,7 @@ def _run(tmp_path, npt_ps):
     campaign = tmp_path / f"c{npt_ps:g}.toml"
     campaign.write_text(NPT_LJ.replace("NPT", str(npt_ps)))
     out = tmp_path / f"out{npt_ps:g}"
-    r = subprocess.run([sys.executable, "-m", "mdargy", "campaign", "run", str(campaign),
-                        "--output", str(out)], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
+    campaign_cli("run", campaign, out)
     tdir = out / "tasks" / "nemd_T60K_L8"
     with open(tdir / "run" / "thermo.csv", newline="") as fh:
         press = [float(row["press_bar"]) for row in csv.DictReader(fh)]
