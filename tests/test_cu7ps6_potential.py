@@ -62,7 +62,7 @@ def test_shipped_potential_reproduces_its_held_out_errors(split):
     err = _lammps_errors(frames)
     assert err["energy_rmse_meV_atom"] == pytest.approx(claimed["energy_rmse_meV_atom"], rel=1e-6)
     assert err["force_rmse_eV_A"] == pytest.approx(claimed["force_rmse_eV_A"], rel=1e-6)
-    # issue 6's targets on held-out data: <= 3 meV/atom (MD snapshots), <= 0.10 eV/Å
+    # the potential's accuracy targets on held-out data: <= 3 meV/atom (MD snapshots), <= 0.10 eV/Å
     assert err["force_rmse_eV_A"] <= 0.10
     if split == "holdout_md":
         assert err["energy_rmse_meV_atom"] <= 3.0

@@ -57,7 +57,7 @@ from mdargy.errors import InputError
 # ----------------------------------------------------------------------------------------------
 
 #: Values quoted for comparison (paper [1] and its Methods). ``density_g_cm3`` is the
-#: literature density quoted in issue 6 for Z = 4.
+#: literature density for Z = 4 formula units per cell.
 LITERATURE = {
     "formula": "Cu7PS6",
     "Z": 4,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Sanity checks of a Cu7PS6 MTP in LAMMPS with mdargy's own tools (step 6 of the pipeline).
 
-For each case of issue 6 — the ordered P2_13 cell at 300 K and the superionic F-43m cell at
+For each validation case — the ordered P2_13 cell at 300 K and the superionic F-43m cell at
 550 K, both 2×2×2 (448 atoms) — this runs exactly what a user runs:
 
 1. ``mdargy emd inputs/examples/cu7ps6_emd_{300,550}K.toml`` with the potential under test
