@@ -17,9 +17,18 @@ unit cell (an :class:`ase.Atoms`) that the tasks replicate into NEMD bars and EM
 
 from __future__ import annotations
 
+import csv
+import difflib
+from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
+from mdargy.drivers.config import EMDConfig, NEMDConfig
 from mdargy.errors import InputError
+from mdargy.potentials.spec import PotentialSpec
+from mdargy.structures.load import (read_structure, type_elements_for,
+                                    write_lammps_data)
 
 STRUCTURE_KEYS = ("file", "type_elements", "atom_style", "lattice", "a_A", "element")
 LATTICES = ("fcc", "bcc", "sc", "diamond")
@@ -27,8 +36,6 @@ LATTICES = ("fcc", "bcc", "sc", "diamond")
 
 def potential_from_table(table: Mapping[str, Any], extra_commands: str = ""):
     """``[potential]`` table (+ ``[lammps] extra_commands``) -> PotentialSpec."""
-    from mdargy.potentials.spec import PotentialSpec
-
     d = dict(table)
     lines = tuple(ln for ln in (extra_commands or "").splitlines() if ln.strip())
     if lines:
@@ -40,8 +47,6 @@ def validate_structure_table(table: Mapping[str, Any]) -> None:
     """Check the keys and values of a ``[structure]`` table (files are checked by the schema)."""
     unknown = [k for k in table if k not in STRUCTURE_KEYS]
     if unknown:
-        import difflib
-
         close = difflib.get_close_matches(unknown[0], STRUCTURE_KEYS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise InputError(f"unknown key {unknown[0]!r}{hint} (allowed: {', '.join(STRUCTURE_KEYS)})")
@@ -73,8 +78,6 @@ def unit_cell(table: Mapping[str, Any]):
     """The conventional cell (:class:`ase.Atoms`) described by a ``[structure]`` table."""
     validate_structure_table(table)
     if "file" in table:
-        from mdargy.structures.load import read_structure
-
         return read_structure(table["file"], type_elements=table.get("type_elements"),
                               atom_style=table.get("atom_style", "atomic"))
     from ase.build import bulk
@@ -88,13 +91,9 @@ def structure_source(spec, workdir) -> tuple[str, tuple[str, ...]]:
     A ``file`` is used as it is. A lattice is written once into ``workdir`` as
     ``unit_cell.data`` (a LAMMPS data file whose Masses name the element).
     """
-    from pathlib import Path
-
     table = spec.structure
     if "file" in table:
         return str(table["file"]), tuple(table.get("type_elements", ()))
-    from mdargy.structures.load import write_lammps_data
-
     atoms = unit_cell(table)
     el = str(table["element"])
     pot = potential_from_table(spec.potential, spec.extra_commands)
@@ -115,10 +114,6 @@ def driver_config(spec, task, workdir, structure_file: str | None = None,
     The driver's run directory is ``workdir/run``. Raises :class:`InputError` for parameters
     the driver rejects (called for every task before a campaign starts).
     """
-    from pathlib import Path
-
-    from mdargy.drivers.config import EMDConfig, NEMDConfig
-
     pot = potential_from_table(spec.potential, spec.extra_commands)
     dt = spec.timestep_fs
     if structure_file is None:
@@ -179,8 +174,6 @@ def validate_tasks(spec, tasks) -> None:
     reported now rather than by every task), and builds every task's driver configuration once
     so that the driver's own checks run up front.
     """
-    from mdargy.structures.load import type_elements_for
-
     pot = potential_from_table(spec.potential, spec.extra_commands)
     try:
         atoms = unit_cell(spec.structure)
@@ -195,18 +188,14 @@ def validate_tasks(spec, tasks) -> None:
             raise InputError(f"task {t.id}: {exc}", spec.path) from None
 
 
-def npt_config(spec, task, workdir, structure_file: str, type_elements: tuple[str, ...]):
+def npt_config(spec, task, workdir, structure_file: str, type_elements: tuple[str, ...],
+               seed: int):
     """The EMD configuration of the NPT run that sets the lattice of a NEMD task's bar.
 
-    One NPT run per temperature: its seed derives from the temperature only, so every length at
-    that temperature gets the same lattice. Thermo rows every 1 % of the run; a short NVT
-    production closes it (the driver needs one).
+    ``seed`` should derive from the temperature only, so that every length at that temperature
+    gets the same lattice. Thermo rows every 1 % of the run; a short NVT production closes it
+    (the driver needs one).
     """
-    from pathlib import Path
-
-    from mdargy.campaign.tasks import format_T, task_seed
-    from mdargy.drivers.config import EMDConfig
-
     n = spec.nemd
     dt = spec.timestep_fs
     steps = _steps(n.npt_ps, dt)
@@ -217,7 +206,7 @@ def npt_config(spec, task, workdir, structure_file: str, type_elements: tuple[st
                                                                  spec.extra_commands),
         output_dir=str(Path(workdir) / "npt"), type_elements=tuple(type_elements),
         temperature_K=task.T_K, timestep_fs=dt,
-        seed=task_seed(spec.seed, f"npt_T{format_T(task.T_K)}K"), thermo_every=every,
+        seed=seed, thermo_every=every,
         replicate=tuple(n.npt_cells), equilibration_ensemble="npt", equilibration_steps=steps,
         pressure_bar=n.pressure_bar, production_ensemble="nvt", production_steps=every,
         dump_every=every, text_dump=False, checkpoint_every=max(every, steps // 4))
@@ -230,12 +219,6 @@ def scaled_unit_cell(spec, thermo_csv, n_cells: int, out_path, type_elements) ->
     shape is kept and only its volume set). Returns what was used: the scale factor, the mean
     volume per unit cell and the mean pressure, with their standard errors.
     """
-    import numpy as np
-
-    import csv
-
-    from mdargy.structures.load import write_lammps_data
-
     with open(thermo_csv, newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r.get("stage") == "equilibration"]
     vol = np.array([float(r["vol_A3"]) for r in rows])
@@ -245,8 +228,6 @@ def scaled_unit_cell(spec, thermo_csv, n_cells: int, out_path, type_elements) ->
     if v.size < 5:
         raise InputError(f"{thermo_csv}: only {v.size} NPT thermo rows in the second half; "
                          "increase [nemd] npt_ps")
-    from mdargy.structures.load import type_elements_for
-
     atoms = unit_cell(spec.structure)
     pot = potential_from_table(spec.potential, spec.extra_commands)
     type_elements = list(type_elements) or list(type_elements_for(atoms, pot.elements))

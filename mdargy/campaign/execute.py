@@ -20,10 +20,24 @@ import json
 import time
 from pathlib import Path
 
+from mdargy.analysis.diffusion import diffusion_coefficients
+from mdargy.analysis.dos import compute_dos
+from mdargy.analysis.greenkubo import green_kubo
+from mdargy.analysis.ionic import ionic_transport
 from mdargy.campaign import adapters
+from mdargy.campaign.tasks import format_T, task_seed
+from mdargy.drivers import run_emd, run_nemd
 from mdargy.drivers.checkpoint import RunDirectory
+from mdargy.drivers.emd import EMDResult
+from mdargy.drivers.nemd import NEMDResult
 from mdargy.errors import InputError, MdargyError
 from mdargy.io.atomic import atomic_write_json
+from mdargy.io.cube import write_cube
+from mdargy.io.heatflux import read_heatflux
+from mdargy.io.trajectory import load_trajectory
+from mdargy.lammps.runtime import self_comm
+from mdargy.lattice.pipeline import lattice_from_run
+from mdargy.structures.ionic_reference import site_reference
 
 
 def _idle_bcast(comm, value, poll_s: float = 0.05):
@@ -81,9 +95,6 @@ def run_task(spec, task, workdir, comm) -> dict:
     run_dir = Path(config.output_dir)
     resumed_from = _rank0(comm, lambda: _resume_step(run_dir))
     if task.kind == "nemd":
-        from mdargy.drivers import run_nemd
-        from mdargy.drivers.nemd import NEMDResult
-
         npt = None
         res = _rank0(comm, lambda: _finished(run_dir, NEMDResult))
         if res is None:
@@ -108,9 +119,6 @@ def run_task(spec, task, workdir, comm) -> dict:
             "warnings": list(getattr(res, "notes", ()) or ()),
         }
 
-    from mdargy.drivers import run_emd
-    from mdargy.drivers.emd import EMDResult
-
     res = _rank0(comm, lambda: _finished(run_dir, EMDResult))
     if res is None:
         res = run_emd(config, comm=comm, progress=False)
@@ -118,8 +126,6 @@ def run_task(spec, task, workdir, comm) -> dict:
 
 
 def _analyse_emd(spec, task, workdir: Path, res, resumed_from) -> dict:
-    from mdargy.io.trajectory import load_trajectory
-
     e = spec.emd
     out = {"kind": "emd", "T_K": task.T_K, "T_mean_K": float(res.T_mean_K),
            "n_atoms": int(res.n_atoms), "n_frames": int(res.n_frames),
@@ -149,8 +155,6 @@ def _analyse_emd(spec, task, workdir: Path, res, resumed_from) -> dict:
     if task.params.get("ionic"):
         out.update(_analyse_ionic(spec.ionic, task, workdir, res, traj, out["warnings"]))
     if task.params.get("msd"):
-        from mdargy.analysis.diffusion import diffusion_coefficients
-
         da = diffusion_coefficients(traj.positions, traj.dt_ps, species=traj.elements,
                                     masses=traj.masses_amu, window_ps=e.msd_fit_range_ps,
                                     n_blocks=e.msd_blocks, T_K=task.T_K)
@@ -162,8 +166,6 @@ def _analyse_emd(spec, task, workdir: Path, res, resumed_from) -> dict:
         out["D_cm2_s"] = {d.species: [d.D_cm2_s, d.D_err_cm2_s] for d in da.diffusion}
         out["warnings"] += [f"D_{d.species}: {w}" for d in da.diffusion for w in d.warnings]
     if task.params.get("dos"):
-        from mdargy.analysis.dos import compute_dos
-
         if traj.velocities is None:
             raise MdargyError(f"{res.trajectory_path} has no velocities: cannot compute a DOS")
         dos = compute_dos(traj.velocities, traj.dt_ps, elements=traj.elements,
@@ -177,9 +179,6 @@ def _analyse_emd(spec, task, workdir: Path, res, resumed_from) -> dict:
 
 def _analyse_gk(e, task, workdir: Path, res) -> dict:
     """Green–Kubo κ of a task's heat current (cepstral, multicomponent for several species)."""
-    from mdargy.analysis.greenkubo import green_kubo
-    from mdargy.io.heatflux import read_heatflux
-
     if not res.heatflux_path:
         raise MdargyError(f"{res.output_dir}: the run recorded no heat current (heat_every = 0)")
     s = read_heatflux(res.heatflux_path)
@@ -203,17 +202,13 @@ def _analyse_lattice(la, task, workdir: Path, res, warnings: list) -> dict:
     The stages are files in ``workdir/lattice`` and are reused when present, so a task killed
     in the (long) phono3py stage resumes there.
     """
-    from mpi4py import MPI
-
-    from mdargy.lattice.pipeline import lattice_from_run
-
     cutoffs = None
     if la.cutoffs_A is not None:
         cutoffs = {order: c for order, c in zip((2, 3, 4), la.cutoffs_A)}
     lat = lattice_from_run(res.output_dir, workdir / "lattice", n_snapshots=la.n_snapshots,
                            skip_ps=la.skip_ps, cutoffs_A=cutoffs, max_order=la.max_order,
                            mesh=la.mesh, coarse_mesh=la.coarse_mesh, classical=la.classical,
-                           comm=MPI.COMM_SELF)
+                           comm=self_comm())
     lat.to_json(workdir / "lattice.json")
     warnings += [f"lattice: {w}" for w in getattr(lat, "warnings", ()) or ()]
     if lat.has_imaginary:
@@ -226,13 +221,8 @@ def _analyse_lattice(la, task, workdir: Path, res, warnings: list) -> dict:
 
 def _analyse_ionic(io_spec, task, workdir: Path, res, traj, warnings: list) -> dict:
     """Ionic conductivity, Haven ratio, site jumps and the density map of a task's trajectory."""
-    from mdargy.analysis.ionic import ionic_transport
-    from mdargy.io.cube import write_cube
-
     ref = ops = paths = None
     if io_spec.site_reference != "none":
-        from mdargy.structures.ionic_reference import site_reference
-
         ref, ops, paths = site_reference(io_spec.site_reference)
     r = ionic_transport(traj.positions, traj.elements, traj.boxes_A, traj.dt_ps,
                         float(res.T_mean_K), species=io_spec.species, masses=traj.masses_amu,
@@ -264,10 +254,8 @@ def _npt_lattice(spec, task, workdir: Path, comm, structure_file, type_elements)
     Returns the path of the scaled unit cell (``workdir/unit_cell_npt.data``) and what was
     used (also in ``workdir/npt_lattice.json``). Resumes like any EMD run.
     """
-    from mdargy.drivers import run_emd
-    from mdargy.drivers.emd import EMDResult
-
-    cfg = adapters.npt_config(spec, task, workdir, structure_file, type_elements)
+    cfg = adapters.npt_config(spec, task, workdir, structure_file, type_elements,
+                              seed=task_seed(spec.seed, f"npt_T{format_T(task.T_K)}K"))
     if _rank0(comm, lambda: _finished(Path(cfg.output_dir), EMDResult)) is None:
         run_emd(cfg, comm=comm, progress=False)
     path = workdir / "unit_cell_npt.data"

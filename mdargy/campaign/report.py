@@ -35,9 +35,28 @@ from pathlib import Path
 
 import numpy as np
 
+from mdargy.analysis.conductivity import (ConductivityResult, conductivity_points,
+                                          fit_conductivity_arrhenius)
+from mdargy.analysis.diffusion import DiffusionResult, fit_arrhenius, is_diffusing
+from mdargy.analysis.dos import DOSResult
+from mdargy.analysis.greenkubo import GreenKuboResult
+from mdargy.analysis.kappa import extrapolate_kappa
+from mdargy.analysis.msd import MSDResult
 from mdargy.campaign.schema import CampaignSpec, load_campaign
 from mdargy.campaign.store import CampaignStore
 from mdargy.campaign.tasks import build_tasks, format_T
+from mdargy.lattice.phonons import PhononResult
+from mdargy.lattice.pipeline import LatticeResult
+from mdargy.lattice.wigner import WignerResult
+from mdargy.plots.diffusion import plot_arrhenius
+from mdargy.plots.dos import plot_dos
+from mdargy.plots.greenkubo import plot_green_kubo
+from mdargy.plots.ionic import plot_charge_msd, plot_sigma_arrhenius
+from mdargy.plots.kappa import (plot_kappa_extrapolation, plot_kappa_methods,
+                                plot_kappa_vs_T)
+from mdargy.plots.lattice import (plot_dispersion_weight, plot_dispersions, plot_phonon_dos,
+                                  plot_spectral_kappa)
+from mdargy.plots.msd import plot_msd
 from mdargy.errors import InputError
 from mdargy.io.atomic import atomic_write_csv, atomic_write_json, atomic_write_text
 from mdargy.results import provenance
@@ -187,8 +206,6 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
                                       "kappa_err_W_mK", "T_mean_K", "task")] for r in kappa_L])
     kappa_inf, extrap = [], []
     if kappa_L:
-        from mdargy.analysis.kappa import extrapolate_kappa
-
         for T in sorted({r["T_K"] for r in kappa_L}):
             rows = [r for r in kappa_L if r["T_K"] == T]
             if len({r["length_A"] for r in rows}) < 2:
@@ -214,8 +231,6 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
                               "warnings": list(ex.warnings)})
             atomic_write_json(rdir / f"kappa_extrapolation_T{format_T(T)}K.json", ex.to_dict())
             if figures:
-                from mdargy.plots.kappa import plot_kappa_extrapolation
-
                 p = fdir / f"kappa_L_T{format_T(T)}K.png"
                 plot_kappa_extrapolation(ex, path=p)
                 figs.append(str(p))
@@ -225,14 +240,11 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
                          [[r[k] for k in ("T_K", "kappa_inf_W_mK", "kappa_inf_err_W_mK",
                                           "mfp_eff_A", "chi2_red", "n_lengths")] for r in kappa_inf])
         if figures and extrap:
-            from mdargy.plots.kappa import plot_kappa_vs_T
-
             p = fdir / "kappa_inf_vs_T.png"
             plot_kappa_vs_T(extrap, path=p)
             figs.append(str(p))
 
     # ------------------------------------------------------------------ EMD: Green-Kubo
-    from mdargy.analysis.greenkubo import GreenKuboResult
 
     kappa_gk = []
     for t in tasks:
@@ -247,8 +259,6 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
         for f in g.flags:
             warnings.append(f"Green-Kubo at {format_T(t.T_K)} K: {f}")
         if figures:
-            from mdargy.plots.greenkubo import plot_green_kubo
-
             p = fdir / f"gk_T{format_T(t.T_K)}K.png"
             plot_green_kubo(g, path=p)
             figs.append(str(p))
@@ -259,9 +269,6 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
     for t in tasks:
         if t.kind != "emd" or t.id not in done or not t.params.get("lattice"):
             continue
-        from mdargy.lattice.phonons import PhononResult
-        from mdargy.lattice.pipeline import LatticeResult
-        from mdargy.lattice.wigner import WignerResult
 
         tdir = store.final_path(t.id)
         if not done[t.id]["outputs"].get("lattice"):
@@ -285,9 +292,6 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
             warnings.append(f"phonons at {format_T(t.T_K)} K: {lat.n_imaginary_modes} imaginary "
                             f"mode(s), lowest {lat.min_freq_THz:.3g} THz")
         if figures:
-            from mdargy.plots.lattice import plot_dispersion_weight, plot_phonon_dos
-            from mdargy.plots.lattice import plot_spectral_kappa
-
             if (ldir / "phonons.json").is_file():
                 ph = PhononResult.from_json(ldir / "phonons.json")
                 phonon_sets.append((t.T_K, ph))
@@ -309,8 +313,6 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
         atomic_write_csv(rdir / "kappa_wigner.csv", cols,
                          [[r[k] for k in cols] for r in kappa_wigner])
     if figures and len(phonon_sets) > 1:
-        from mdargy.plots.lattice import plot_dispersions
-
         phonon_sets.sort(key=lambda x: x[0])
         p = fdir / "dispersions_vs_T.png"
         plot_dispersions([ph for _, ph in phonon_sets], path=p,
@@ -324,8 +326,6 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
                                           "fstar_THz", "duration_ps", "task")]
                           for r in kappa_gk])
     if figures and (kappa_gk or kappa_inf or kappa_wigner):
-        from mdargy.plots.kappa import plot_kappa_methods
-
         series = {}
         if kappa_inf:
             series["NEMD κ∞"] = [(r["T_K"], r["kappa_inf_W_mK"], r["kappa_inf_err_W_mK"])
@@ -348,8 +348,6 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
             figs.append(str(p))
 
     # ------------------------------------------------------------------ ionic transport
-    from mdargy.analysis.conductivity import (ConductivityResult, conductivity_points,
-                                              fit_conductivity_arrhenius)
 
     ionic, conds = [], []
     for t in tasks:
@@ -374,8 +372,6 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
         for w in c.warnings:
             warnings.append(f"sigma_ion at {format_T(t.T_K)} K: {w}")
         if figures:
-            from mdargy.plots.ionic import plot_charge_msd
-
             p = fdir / f"charge_msd_T{format_T(t.T_K)}K.png"
             plot_charge_msd(c, path=p)
             figs.append(str(p))
@@ -399,14 +395,11 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
         else:
             fit = None
         if figures and len(T):
-            from mdargy.plots.ionic import plot_sigma_arrhenius
-
             p = fdir / "sigma_arrhenius.png"
             plot_sigma_arrhenius(T, sg, se, fit=fit, bounded_T_K=left, path=p)
             figs.append(str(p))
 
     # ------------------------------------------------------------------ EMD: MSD and D
-    from mdargy.analysis.diffusion import DiffusionResult, is_diffusing
 
     diffusion = []
     for t in tasks:
@@ -426,9 +419,6 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
             for w in r.warnings:
                 warnings.append(f"D_{r.species} at {format_T(t.T_K)} K: {w}")
         if figures and o.get("msd"):
-            from mdargy.analysis.msd import MSDResult
-            from mdargy.plots.msd import plot_msd
-
             msd = MSDResult.from_json(tdir / o["msd"])
             diffs = [DiffusionResult.from_dict(d)
                      for d in json.loads(dpath.read_text())["diffusion"]]
@@ -443,7 +433,6 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
                        r["window_ps"][0], r["window_ps"][1], r["loglog_slope"],
                        int(r["significant"])] for r in diffusion])
     arrhenius, arr_results = [], []
-    from mdargy.analysis.diffusion import fit_arrhenius
 
     for sp in sorted({r["species"] for r in diffusion}):
         rows = [r for r in diffusion if r["species"] == sp and r["significant"]]
@@ -468,14 +457,11 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
                      [[r["species"], r["Ea_eV"], r["Ea_err_eV"], r["D0_cm2_s"], r["D0_err_cm2_s"],
                        r["chi2_red"], len(r["T_K"])] for r in arrhenius])
     if figures and arr_results:
-        from mdargy.plots.diffusion import plot_arrhenius
-
         p = fdir / "arrhenius.png"
         plot_arrhenius(arr_results, path=p)
         figs.append(str(p))
 
     # ------------------------------------------------------------------ EMD: DOS
-    from mdargy.analysis.dos import DOSResult
 
     dos_rows = []
     for t in tasks:
@@ -504,8 +490,6 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
         for w in dres.warnings:
             warnings.append(f"DOS at {format_T(t.T_K)} K: {w}")
         if figures:
-            from mdargy.plots.dos import plot_dos
-
             p = fdir / f"dos_T{format_T(t.T_K)}K.png"
             plot_dos(dres, path=p, mode="stacked", unit="THz")
             figs.append(str(p))

@@ -43,6 +43,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from mdargy.campaign import adapters
 from mdargy.errors import InputError
 
 if sys.version_info >= (3, 11):
@@ -556,8 +557,6 @@ def _check_steps(table: str, values: dict, keys, dt_fs: float, path) -> None:
 
 def _validate_with_module(kind: str, table: dict, path) -> None:
     """Let the potentials/structures modules check their tables (when they are installed)."""
-    from mdargy.campaign import adapters
-
     try:
         if kind == "potential":
             adapters.potential_from_table(table, "")

@@ -103,6 +103,15 @@ def get_comm(comm=None):
     return comm if comm is not None else MPI.COMM_WORLD
 
 
+def self_comm():
+    """mpi4py's ``COMM_SELF`` (MPI initialised as by :func:`get_comm`): for work done on one
+    rank alone, e.g. LAMMPS force evaluations inside a rank-0 analysis."""
+    get_comm()
+    from mpi4py import MPI
+
+    return MPI.COMM_SELF
+
+
 def import_lammps():
     """Import and return the :mod:`lammps` module, MPI library loaded first."""
     preload_mpi()

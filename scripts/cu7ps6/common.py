@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mdargy.lammps.runtime import self_comm  # noqa: F401  (re-exported for the scripts)
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without installing mdargy
@@ -84,15 +86,6 @@ def mtp_calculator(mtp_path):
     return MTP(data, engine="cext")
 
 
-def self_comm():
-    """``MPI.COMM_SELF`` (with mdargy's MPI library preloaded first): the LAMMPS instances of
-    these scripts are private to the calling process, also under ``mpirun``."""
-    from mdargy.lammps.runtime import get_comm
-
-    get_comm(None)  # preloads the MPI library before mpi4py is imported
-    from mpi4py import MPI
-
-    return MPI.COMM_SELF
 
 
 def mpirun_prefix(ranks: int) -> list[str]:
