@@ -17,7 +17,6 @@ unit cell (an :class:`ase.Atoms`) that the tasks replicate into NEMD bars and EM
 
 from __future__ import annotations
 
-import csv
 import difflib
 from pathlib import Path
 from typing import Any, Mapping
@@ -26,6 +25,7 @@ import numpy as np
 
 from mdargy.drivers.config import EMDConfig, NEMDConfig
 from mdargy.errors import InputError
+from mdargy.io.thermo import read_thermo_csv
 from mdargy.potentials.spec import PotentialSpec
 from mdargy.structures.load import (read_structure, type_elements_for,
                                     write_lammps_data)
@@ -219,10 +219,8 @@ def scaled_unit_cell(spec, thermo_csv, n_cells: int, out_path, type_elements) ->
     shape is kept and only its volume set). Returns what was used: the scale factor, the mean
     volume per unit cell and the mean pressure, with their standard errors.
     """
-    with open(thermo_csv, newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r.get("stage") == "equilibration"]
-    vol = np.array([float(r["vol_A3"]) for r in rows])
-    press = np.array([float(r["press_bar"]) for r in rows])
+    th = read_thermo_csv(thermo_csv, stage="equilibration")
+    vol, press = th["vol_A3"], th["press_bar"]
     half = slice(len(vol) // 2, None)
     v, p = vol[half], press[half]
     if v.size < 5:

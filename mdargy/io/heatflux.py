@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from mdargy.errors import InputError
+from mdargy.io.thermo import read_thermo_csv
 
 HEATFLUX_NAME = "heatflux.dat"
 
@@ -111,14 +112,11 @@ def _read_header(path: Path) -> tuple[dict, list[str], int]:
 def mean_temperature(thermo_csv: str | os.PathLike) -> float | None:
     """Mean production temperature (K) of a run's ``thermo.csv``, or None without rows."""
     try:
-        rows = np.genfromtxt(thermo_csv, delimiter=",", names=True, dtype=None, encoding=None)
-    except (OSError, ValueError):
+        prod = read_thermo_csv(thermo_csv, stage="production")
+    except InputError:
         return None
-    rows = np.atleast_1d(rows)
-    if rows.dtype.names is None or "stage" not in rows.dtype.names:
-        return None
-    prod = rows[rows["stage"] == "production"]
-    return float(np.mean(prod["T_K"])) if len(prod) else None
+    T = prod.get("T_K")
+    return float(np.mean(T)) if T is not None and len(T) else None
 
 
 def read_heatflux(path: str | os.PathLike, temperature_K: float | None = None) -> HeatFluxSeries:
