@@ -139,6 +139,11 @@ def _finished(store: CampaignStore, tasks) -> tuple[dict, list]:
     return done, missing
 
 
+def _finished_emd(tasks, done: dict, analysis: str):
+    """The finished EMD tasks that asked for ``analysis`` (msd, dos, gk, lattice, ionic)."""
+    return [t for t in tasks if t.kind == "emd" and t.id in done and t.params.get(analysis)]
+
+
 def _fmt(x, digits=4):
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "–"
@@ -247,9 +252,7 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
     # ------------------------------------------------------------------ EMD: Green-Kubo
 
     kappa_gk = []
-    for t in tasks:
-        if t.kind != "emd" or t.id not in done or not t.params.get("gk"):
-            continue
+    for t in _finished_emd(tasks, done, "gk"):
         o = done[t.id]["outputs"]
         g = GreenKuboResult.from_json(store.final_path(t.id) / o["gk"])
         kappa_gk.append({"T_K": t.T_K, "kappa_W_mK": g.kappa_W_mK,
@@ -266,9 +269,7 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
 
     # ------------------------------------------------------------------ lattice dynamics
     kappa_wigner, phonon_sets = [], []
-    for t in tasks:
-        if t.kind != "emd" or t.id not in done or not t.params.get("lattice"):
-            continue
+    for t in _finished_emd(tasks, done, "lattice"):
 
         tdir = store.final_path(t.id)
         if not done[t.id]["outputs"].get("lattice"):
@@ -350,9 +351,7 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
     # ------------------------------------------------------------------ ionic transport
 
     ionic, conds = [], []
-    for t in tasks:
-        if t.kind != "emd" or t.id not in done or not t.params.get("ionic"):
-            continue
+    for t in _finished_emd(tasks, done, "ionic"):
         tdir = store.final_path(t.id)
         o = done[t.id]["outputs"]
         c = ConductivityResult.from_json(tdir / o["conductivity"])
@@ -402,9 +401,7 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
     # ------------------------------------------------------------------ EMD: MSD and D
 
     diffusion = []
-    for t in tasks:
-        if t.kind != "emd" or t.id not in done or not t.params.get("msd"):
-            continue
+    for t in _finished_emd(tasks, done, "msd"):
         tdir = store.final_path(t.id)
         o = done[t.id]["outputs"]
         dpath = tdir / o["diffusion"]
@@ -464,9 +461,7 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
     # ------------------------------------------------------------------ EMD: DOS
 
     dos_rows = []
-    for t in tasks:
-        if t.kind != "emd" or t.id not in done or not t.params.get("dos"):
-            continue
+    for t in _finished_emd(tasks, done, "dos"):
         tdir = store.final_path(t.id)
         o = done[t.id]["outputs"]
         dres = DOSResult.from_json(tdir / o["dos"])
