@@ -163,17 +163,10 @@ def nearest_sites(positions, box_A, site_frac, engine: str = "auto", chunk_frame
     if engine == "auto":
         # measured on Cu7PS6 (224 Cu x 10,001 frames, 896 sites): scipy 9.6 s, freud 15.6 s
         # (benchmarks/bench_ionic.py); freud is needed for triclinic cells only
-        if ortho:
-            engine = "scipy"
-        else:
-            try:
-                import freud  # noqa: F401
-
-                engine = "freud"
-            except ImportError:
-                raise InputError("a triclinic cell needs freud for the periodic site search")
+        engine = "scipy" if ortho else "freud"
     if engine == "scipy" and not ortho:
-        raise InputError("scipy's periodic k-d tree needs an orthorhombic cell; install freud")
+        raise InputError("scipy's periodic k-d tree needs an orthorhombic cell: use "
+                         "engine='freud' for a triclinic one")
     idx = np.empty((n_frames, n_atoms), dtype=np.intp)
     dist = np.empty((n_frames, n_atoms))
     if engine == "freud":
@@ -453,7 +446,7 @@ def framework_drift(positions, elements, mobile: str, chunk_frames: int = 1000):
     return out
 
 
-def _registration_check(ref, positions0, elements, box, reps, tol_A):
+def _registration_check(ref, positions0, elements, box, reps):
     """Mean distance of framework atoms to the reference framework sites (frame 0)."""
     if not ref.framework:
         return None
@@ -516,8 +509,7 @@ def analyse_sites(positions, elements, box_A, dt_ps: float, reference: SiteRefer
     mean_box = boxes.mean(axis=0) if boxes.ndim == 3 else boxes
     frac, stype, reps = tile_reference(reference, mean_box)
     box0 = boxes[0] if boxes.ndim == 3 else boxes
-    reg = _registration_check(reference, np.asarray(positions[0]), el, box0, reps,
-                              registration_tol_A)
+    reg = _registration_check(reference, np.asarray(positions[0]), el, box0, reps)
     if reg is not None and reg > registration_tol_A:
         raise InputError(
             f"the framework atoms of the first frame lie {reg:.2f} A on average from the "

@@ -85,7 +85,6 @@ class LammpsForces:
         except Exception:
             self.close()
             raise
-        self.n_calls = 0
 
     def energy_forces(self, positions) -> tuple[float, np.ndarray]:
         """Potential energy (eV) and forces (n, 3) in eV/Å of one configuration.
@@ -105,7 +104,6 @@ class LammpsForces:
         self._run(self._lmp, "run 0 post no")
         f = np.array(self._lmp.gather_atoms("f", 1, 3), dtype=float).reshape(self.n_atoms, 3)
         e = float(self._lmp.get_thermo("pe"))
-        self.n_calls += 1
         return e, f @ self._R.T
 
     def forces(self, positions) -> np.ndarray:
@@ -134,16 +132,3 @@ class LammpsForces:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def forces_of(potential: PotentialSpec, atoms, positions=None, comm=None) -> np.ndarray:
-    """Forces (eV/Å) of ``atoms`` (or of each configuration in ``positions``) in LAMMPS.
-
-    A one-call wrapper of :class:`LammpsForces`: ``positions`` of shape (n, 3) gives (n, 3),
-    (m, n, 3) gives (m, n, 3); ``None`` evaluates ``atoms.positions``.
-    """
-    with LammpsForces(potential, atoms, comm=comm) as ff:
-        if positions is None:
-            return ff.forces(atoms.positions)
-        x = np.asarray(positions, dtype=float)
-        return ff.forces(x) if x.ndim == 2 else ff.forces_many(x)
