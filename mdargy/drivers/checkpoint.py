@@ -47,6 +47,7 @@ uninterrupted one.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -57,10 +58,23 @@ from typing import Any, Callable
 
 import numpy as np
 
+from mdargy.drivers.common import (  # noqa: F401  (THERMO_COLUMNS: the drivers import it here)
+    GUARD_FMAX_EV_A,
+    GUARD_VOLUME_RATIO,
+    THERMO_COLUMNS,
+    THERMO_KEYS,
+    THERMO_LAST_NAMES,
+    driver_styles,
+    prepare_structure,
+)
 from mdargy.errors import AlreadyDoneError, InputError, MdargyError, SimulationError
 from mdargy.io.atomic import atomic_write_bytes, atomic_write_json
 from mdargy.io.integrity import extend_record, file_sha256, record_problem
+from mdargy.io.runprogress import PROGRESS_NAME, ProgressFile
+from mdargy.lammps.runtime import (create_lammps, get_comm, plugin_files, require_styles,
+                                   run_commands)
 from mdargy.potentials.spec import lammps_path
+from mdargy.results import software_versions
 
 STATE_VERSION = 2
 #: checkpoint state versions this mdargy resumes (version 1 recorded no output checksums: its
@@ -72,14 +86,8 @@ IDENTITY_FORMAT = "mdargy-run-identity/1"
 #: holds one of them (or a registered output) without an ``identity.json`` of ours.
 RUN_FILES = ("result.json", "metadata.json", "thermo.csv", "structure.data", "final.data",
              "final.extxyz", "log.lammps", "blocks.csv", "profiles.csv", "profile.csv",
-             "profile.png")
+             "profile.png", PROGRESS_NAME)
 
-#: thermo keywords read after every segment, and their column names in ``thermo.csv``.
-THERMO_KEYS = ("step", "time", "temp", "pe", "ke", "etotal", "press", "vol", "lx", "ly", "lz")
-THERMO_COLUMNS = ("step", "time_ps", "T_K", "pe_eV", "ke_eV", "etotal_eV", "press_bar",
-                  "vol_A3", "lx_A", "ly_A", "lz_A")
-_LAST_THERMO_NAMES = ("Step", "Time", "Temp", "PotEng", "KinEng", "TotEng", "Press", "Volume",
-                      "Lx", "Ly", "Lz")
 
 
 def derived_seed(seed: int, *salt: int) -> int:
@@ -245,8 +253,6 @@ class RunDirectory:
 # -- run identity --------------------------------------------------------------------------
 def _plugin_checksum() -> str | None:
     try:
-        from mdargy.lammps.runtime import plugin_files
-
         files = list(plugin_files())
     except Exception:
         return None
@@ -289,8 +295,6 @@ def run_identity(config) -> dict:
 
 
 def _software_versions_for_identity() -> dict:
-    from mdargy.results import software_versions
-
     v = software_versions()
     return {k: v.get(k) for k in ("mdargy", "lammps")}
 
@@ -442,13 +446,13 @@ class Engine:
         self.checkpoints_written = 0
         self._bar = None
         self.progress = progress and self.rank == 0
+        #: step progress for readers in other processes (a campaign's ETA), rank 0 only
+        self.progress_file = ProgressFile(rundir.path / PROGRESS_NAME) if self.rank == 0 else None
         #: test hook: raise KeyboardInterrupt after this many checkpoints (simulated kill)
         self.stop_after_checkpoints = int(os.environ.get("MDARGY_TEST_STOP_AFTER_CHECKPOINTS", "0"))
 
     # -- commands ------------------------------------------------------------------------
     def commands(self, text: str | list[str]) -> None:
-        from mdargy.lammps.runtime import run_commands
-
         run_commands(self.lmp, text)
         self.need_setup = True
 
@@ -483,8 +487,6 @@ class Engine:
                                   f"(max_temperature_K){keep}")
         guard = self._variable("mdargy_guard")
         if guard is not None and guard > 0.5:
-            from mdargy.drivers.common import GUARD_FMAX_EV_A, GUARD_VOLUME_RATIO
-
             v0 = self._variable("mdargy_v0")
             vol = float(self.lmp.get_thermo("vol"))
             fmax = float(self.lmp.get_thermo("fmax"))
@@ -499,6 +501,8 @@ class Engine:
         if n_now != self.n_atoms:
             raise SimulationError(f"the {stage} lost atoms: {self.n_atoms} -> {n_now} at step "
                                   f"{int(th['step'])}{keep}")
+        if self.progress_file is not None:
+            self.progress_file.note(int(th["step"]), stage)
         return th
 
     def _variable(self, name: str) -> float | None:
@@ -511,7 +515,7 @@ class Engine:
     def thermo(self) -> dict:
         d = self.lmp.last_thermo()
         out = {}
-        for key, name in zip(THERMO_KEYS, _LAST_THERMO_NAMES):
+        for key, name in zip(THERMO_KEYS, THERMO_LAST_NAMES):
             out[key] = float(d[name])
         for k, v in d.items():
             if k.startswith(("f_", "c_", "v_")):
@@ -530,8 +534,6 @@ class Engine:
         if self.rank == 0:
             self.rundir.ckpt_dir.mkdir(parents=True, exist_ok=True)
         self.comm.Barrier()
-        from mdargy.lammps.runtime import run_commands
-
         run_commands(self.lmp, f"write_restart {lammps_path(rf)}")
         self.need_setup = True  # the resumed run starts with a full setup: do the same here
         extra = flush() if flush is not None and self.rank == 0 else {}
@@ -640,8 +642,6 @@ def lammps_dump_frame(step: int, box: np.ndarray, types: np.ndarray, xu: np.ndar
                   f"{ylo_b:.16g} {yhi_b:.16g} {xz:.16g}\n{z0:.16g} {z0 + lz:.16g} {yz:.16g}\n")
     head = (f"ITEM: TIMESTEP\n{int(step)}\nITEM: NUMBER OF ATOMS\n{n}\n{bounds}"
             "ITEM: ATOMS id type xu yu zu vx vy vz\n")
-    import io
-
     buf = io.StringIO()
     table = np.column_stack([np.arange(1, n + 1), types, xu, v])
     np.savetxt(buf, table, fmt=["%d", "%d"] + ["%.10g"] * 6)
@@ -793,9 +793,6 @@ def run_driver(config, comm, progress: bool, loop: Callable, styles: dict | None
     existing outputs aside and starts again; ``recover`` resumes from the previous checkpoint
     when the latest one fails verification.
     """
-    from mdargy.drivers.common import driver_styles, prepare_structure
-    from mdargy.lammps.runtime import create_lammps, get_comm, require_styles
-
     comm = get_comm(comm)
     bc = _Broadcast(comm)
     rundir = RunDirectory(config.output_dir)

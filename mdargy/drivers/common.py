@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Sequence
@@ -18,6 +19,14 @@ from mdargy.structures.load import (
 )
 
 DATA_NAME = "structure.data"
+
+#: thermo keywords read after every segment, their column names in ``thermo.csv``, and the
+#: names LAMMPS gives them in ``last_thermo()``.
+THERMO_KEYS = ("step", "time", "temp", "pe", "ke", "etotal", "press", "vol", "lx", "ly", "lz")
+THERMO_COLUMNS = ("step", "time_ps", "T_K", "pe_eV", "ke_eV", "etotal_eV", "press_bar",
+                  "vol_A3", "lx_A", "ly_A", "lz_A")
+THERMO_LAST_NAMES = ("Step", "Time", "Temp", "PotEng", "KinEng", "TotEng", "Press", "Volume",
+                     "Lx", "Ly", "Lz")
 
 
 def prepare_structure(config, run_path: Path, write: bool = True) -> dict:
@@ -65,9 +74,6 @@ def check_config_types(cls, data, source=None) -> None:
     naming the key, the expected type and the file, before the dataclass compares it with
     anything. Unknown keys and the ``[potential]`` table are left to ``cls.from_dict``.
     """
-    import dataclasses
-    import math
-
     for f in dataclasses.fields(cls):
         if f.name not in data:
             continue
@@ -156,8 +162,6 @@ def driver_styles(config) -> dict[str, list[str]]:
 
 
 def thermo_style(extra: Sequence[str] = ()) -> str:
-    from mdargy.drivers.checkpoint import THERMO_KEYS
-
     return "thermo_style custom " + " ".join(THERMO_KEYS + tuple(extra))
 
 

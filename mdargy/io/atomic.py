@@ -2,19 +2,46 @@
 
 A reader never sees a half-written file, and a run killed mid-write leaves the previous version
 intact. :func:`refuse_overwrite` guards finished results against silent replacement.
+:func:`to_jsonable` turns numpy values, paths and dataclasses into JSON values.
+
+This module is part of mdargy's foundation, with :mod:`mdargy.errors`,
+:mod:`mdargy.constants` and :mod:`mdargy.results` (whose ``Result.to_json(path)`` writes
+through it): it imports nothing of mdargy but :mod:`mdargy.errors`.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
+
+import numpy as np
 
 from mdargy.errors import AlreadyDoneError
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert numpy arrays/scalars, paths and dataclasses into JSON-serialisable values."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None if np.isnan(obj) else (1e308 if obj > 0 else -1e308)
+    return obj
 
 
 def _umask() -> int:
@@ -51,8 +78,6 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike, obj) -> Path:
     """Write ``obj`` as indented JSON atomically; numpy values are converted."""
-    from mdargy.results import to_jsonable
-
     return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2) + "\n")
 
 

@@ -1,5 +1,5 @@
 """Reader of the drivers' ``thermo.csv`` (one row per thermo output; see
-:data:`mdargy.drivers.checkpoint.THERMO_COLUMNS`, plus ``stage``)."""
+:data:`mdargy.drivers.common.THERMO_COLUMNS`, plus ``stage``)."""
 
 from __future__ import annotations
 
