@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from mdargy.errors import InputError
+from mdargy.io.atomic import atomic_write_text
 
 __all__ = ["BOHR_A", "write_cube", "read_cube"]
 
@@ -33,8 +34,6 @@ def write_cube(path, grid, cell_A, origin_A=(0.0, 0.0, 0.0), numbers=(), positio
     numbers, positions_A : atomic numbers and Cartesian positions (Å) of atoms to include
     comment : str (first line; the second line records the units of the values)
     """
-    from mdargy.io.atomic import atomic_write_text
-
     g = np.asarray(grid, float)
     if g.ndim != 3:
         raise InputError(f"a CUBE grid must be 3-D, got shape {g.shape}", path)
