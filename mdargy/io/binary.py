@@ -1,6 +1,8 @@
-"""mdargy's binary trajectory format: a JSON header and fixed-size float64 frame records.
+"""mdargy's binary trajectory format (``traj.mdtraj``): a JSON header and fixed-size float64
+frame records.
 
-The EMD driver writes its trajectory in this format; :func:`read_binary_trajectory` maps it
+EMD runs before the switch to NetCDF (:mod:`mdargy.io.netcdf`, ``traj.nc``) wrote their
+trajectory in this format; it stays readable and writable. :func:`read_binary_trajectory` maps it
 into memory without parsing: 1,000 frames of 4,000 atoms with velocities (192 MB) are mapped
 and copied in 0.13 s, 200× faster than MDAnalysis reads the same frames from a LAMMPS text dump
 (``benchmarks/bench_read.py``).
@@ -51,6 +53,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from mdargy.errors import InputError
+from mdargy.io.atomic import to_jsonable
+from mdargy.io.container import Trajectory
 
 MAGIC = b"MDARGYTJ"
 FORMAT_VERSION = 1
@@ -268,8 +272,6 @@ class BinaryTrajectoryWriter:
             "masses_amu": masses,
             "metadata": dict(metadata or {}),
         }
-        from mdargy.results import to_jsonable
-
         text = json.dumps(to_jsonable(header), separators=(",", ":")).encode("utf-8")
         pad = (-(_PREFIX.size + len(text))) % _ALIGN
         text += b" " * pad
@@ -386,15 +388,13 @@ def read_binary_trajectory(path: str | os.PathLike, mmap: bool = True, *,
 
     Returns
     -------
-    mdargy.io.trajectory.Trajectory
+    mdargy.io.container.Trajectory
 
     Raises
     ------
     InputError
         Missing or malformed file, or no complete frame. A partial last frame only warns.
     """
-    from mdargy.io.trajectory import Trajectory
-
     path = Path(path)
     head = read_header(path)
     n, partial = _frame_count(path, head)

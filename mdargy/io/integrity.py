@@ -7,6 +7,10 @@ against a record: it must hold at least the recorded bytes, each recorded range 
 checksum. The records live in the run's ``checkpoints/state.json`` (written by
 :mod:`mdargy.drivers.checkpoint`); :func:`run_record` finds the one of a file there, so a
 loader can verify a trajectory of a finished or running mdargy run before analysing it.
+
+One kind of file is not only appended to: a NetCDF trajectory rewrites its record count (bytes
+4-7, :data:`mdargy.io.netcdf.NUMRECS_BYTES`) with every frame. Its records carry
+``"volatile": [[4, 8]]``, and those bytes are hashed as zeros.
 """
 
 from __future__ import annotations
@@ -16,21 +20,41 @@ import json
 import os
 from pathlib import Path
 
+from mdargy.io.netcdf import NUMRECS_BYTES, is_netcdf_classic
 
-def file_sha256(path, start: int = 0, end: int | None = None) -> str:
-    """SHA-256 (hex) of the bytes ``[start, end)`` of a file (the whole file by default)."""
+
+def file_sha256(path, start: int = 0, end: int | None = None, zeroed=()) -> str:
+    """SHA-256 (hex) of the bytes ``[start, end)`` of a file (the whole file by default), with
+    the byte ranges ``zeroed`` (``[[s, e], ...]``) read as zeros."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         fh.seek(start)
+        pos = int(start)
         left = None if end is None else max(0, int(end) - int(start))
         while left is None or left > 0:
             chunk = fh.read(1 << 22 if left is None else min(1 << 22, left))
             if not chunk:
                 break
+            for z0, z1 in zeroed:
+                a, b = max(int(z0), pos), min(int(z1), pos + len(chunk))
+                if a < b:
+                    chunk = chunk[:a - pos] + b"\0" * (b - a) + chunk[b - pos:]
             h.update(chunk)
+            pos += len(chunk)
             if left is not None:
                 left -= len(chunk)
     return h.hexdigest()
+
+
+def volatile_ranges(path) -> list[list[int]]:
+    """Byte ranges of a file that its writer rewrites in place: the record count of a
+    NetCDF-3 trajectory; none for other files."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        return []
+    return [list(NUMRECS_BYTES)] if is_netcdf_classic(head) else []
 
 
 def extend_record(path, previous: dict | None) -> dict:
@@ -42,9 +66,13 @@ def extend_record(path, previous: dict | None) -> dict:
     end = int(prev.get("bytes", 0))
     if size < end:  # the file shrank: record it afresh
         segs, end = [], 0
+    volatile = [list(r) for r in prev.get("volatile", [])] if end else volatile_ranges(p)
     if size > end:
-        segs.append([end, size, file_sha256(p, end, size)])
-    return {"bytes": size, "segments": segs}
+        segs.append([end, size, file_sha256(p, end, size, volatile)])
+    out = {"bytes": size, "segments": segs}
+    if volatile:
+        out["volatile"] = volatile
+    return out
 
 
 def record_problem(path, record: dict, when: str = "", follow_symlinks: bool = False) -> str | None:
@@ -64,8 +92,9 @@ def record_problem(path, record: dict, when: str = "", follow_symlinks: bool = F
     size = p.stat().st_size
     if size < need:
         return f"{name} was truncated: {size} bytes, {when} recorded {need}"
+    volatile = record.get("volatile", [])
     for s0, s1, sha in record.get("segments", []):
-        if file_sha256(p, s0, s1) != sha:
+        if file_sha256(p, s0, s1, volatile) != sha:
             return f"{name} was altered: bytes {s0}-{s1} differ from {when}"
     return None
 

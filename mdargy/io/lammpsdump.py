@@ -19,7 +19,10 @@ What it accepts
 * frames with atoms in any order (each frame is sorted by atom id);
 * orthogonal, restricted triclinic (``xy xz yz``) and general triclinic (``abc origin``) boxes;
 * optional ``ITEM: TIME`` (gives the time of each frame) and ``ITEM: UNITS`` (``metal`` or
-  ``real``; without it the file is taken to be in ``metal`` units: Å, Å/ps, ps).
+  ``real``; without it the file is taken to be in the ``units=`` given, by default ``metal``:
+  Å, Å/ps, ps);
+* gzip-compressed files (``.gz``, told by their first bytes), decompressed once into a
+  temporary file that is then read like any other.
 
 A truncated last frame (a run killed while writing) gives a warning and is dropped; a damaged
 frame elsewhere, a changing atom count, or atoms that differ between frames are errors
@@ -32,12 +35,16 @@ import dataclasses
 import io
 import mmap
 import os
+import shutil
+import tempfile
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from mdargy.errors import InputError
+from mdargy.io.detect import is_gzip, open_maybe_gzip
 from mdargy.io.unwrap import largest_minimum_image_step, unwrap_by_continuity
 
 __all__ = ["LammpsDump", "read_lammps_dump", "available_engines"]
@@ -87,7 +94,8 @@ class LammpsDump:
         ``unwrapped``, ``scaled_unwrapped``, ``wrapped+images``, ``scaled+images``,
         ``wrapped (continuity)`` or ``scaled (continuity)``.
     units : str
-        ``metal`` (possibly converted from ``real``), or ``metal (assumed)``.
+        ``metal`` (possibly ``converted from real``), with where the units came from when not
+        from ``ITEM: UNITS``: ``(assumed)`` or ``(given)``.
     warnings : tuple of str
     """
 
@@ -327,14 +335,16 @@ def _scan(buf, path: Path, warns: list) -> list[_Frame]:
 
 # -- numeric parsing --------------------------------------------------------------------------
 
-def _parse_block(data: bytes, ncols: int, usecols: list[int], numeric: bool, engine: str,
-                 path, what: str) -> list[np.ndarray]:
+def _parse_block(data: bytes, ncols: int, usecols: list[int], text_cols: frozenset,
+                 engine: str, path, what: str) -> list[np.ndarray]:
     """Parse whitespace-separated atom lines; return one float64 column per ``usecols``.
 
-    ``numeric`` says every column of the dump is a number (no ``element`` column), which
-    allows the fastest parsers. The pandas engine first tries single-space separators (what
-    ``dump custom`` writes, about twice as fast) and falls back to any whitespace.
+    ``text_cols`` are the columns that are not numbers (``element``); ``usecols`` never
+    includes them. The pandas engine first tries single-space separators (what ``dump custom``
+    writes, about twice as fast; text columns are skipped) and falls back to any whitespace;
+    numpy's fast path needs every column to be a number.
     """
+    numeric = not text_cols
     if engine == "pandas":
         import pandas as pd
 
@@ -343,8 +353,8 @@ def _parse_block(data: bytes, ncols: int, usecols: list[int], numeric: bool, eng
         # ``ncols`` values leaves its last column empty (NaN, always parsed and checked), so
         # "spaces = rows × (ncols - 1)" then proves that every row has exactly ncols values;
         # padded, tab-separated or CRLF files fail the test and take the general path.
-        nspaces = data.count(b" ") if numeric and b"\t" not in data and b"\r" not in data \
-            else -1
+        nspaces = data.count(b" ") if (ncols - 1) not in text_cols and b"\t" not in data \
+            and b"\r" not in data else -1
         wanted = sorted(set(usecols) | {ncols - 1})
         df = None
         if nspaces >= 0:
@@ -442,13 +452,14 @@ def read_lammps_dump(
     engine: str = "auto",
     chunk_bytes: int = 16 << 20,
     threads: int | None = 1,
+    units: str | None = None,
 ) -> LammpsDump:
     """Read a LAMMPS text dump into arrays (atoms sorted by id, positions unwrapped).
 
     Parameters
     ----------
     path : path-like
-        The dump file.
+        The dump file, plain or gzip-compressed.
     velocities : bool
         Read ``vx vy vz`` when present.
     continuity_unwrap : bool
@@ -461,6 +472,9 @@ def read_lammps_dump(
     threads : int or None
         Parse this many chunks at once in threads (the parsers release the GIL); None uses
         every CPU this process may run on (at most 8).
+    units : {"metal", "real"}, optional
+        Units of a dump without ``ITEM: UNITS`` (default ``metal``). A dump with
+        ``ITEM: UNITS`` must agree.
 
     Returns
     -------
@@ -470,7 +484,8 @@ def read_lammps_dump(
     ------
     InputError
         Missing or empty file, not a dump, no ``id`` column, no coordinate columns, changing
-        atom counts or atom ids, a damaged frame, or no complete frame.
+        atom counts or atom ids, a damaged frame, no complete frame, or units other than
+        metal/real (or other than the ``units`` given).
     """
     path = Path(path)
     if engine == "auto":
@@ -478,9 +493,12 @@ def read_lammps_dump(
     elif engine not in available_engines():
         raise InputError(f"parser engine {engine!r} is not available here; use one of "
                          f"{available_engines()}", path)
+    if units is not None and units not in _UNIT_FACTORS:
+        raise InputError(f"units {units!r} are not supported: mdargy reads dumps in "
+                         f"{' or '.join(_UNIT_FACTORS)} units", path)
     warns: list[str] = []
     try:
-        fh = open(path, "rb")
+        fh = _open_plain(path)
     except FileNotFoundError:
         raise InputError("no such LAMMPS dump file", path) from None
     except IsADirectoryError:
@@ -491,12 +509,31 @@ def read_lammps_dump(
         buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         try:
             return _read(buf, path, warns, velocities, continuity_unwrap, engine, chunk_bytes,
-                         _n_threads(threads))
+                         _n_threads(threads), units)
         finally:
             buf.close()
 
 
-def _read(buf, path, warns, want_velocities, continuity_unwrap, engine, chunk_bytes, threads):
+def _open_plain(path: Path):
+    """The file opened for reading; a gzip file is decompressed into an anonymous temporary
+    file first (so that it can be memory-mapped like a plain one)."""
+    if not is_gzip(path):
+        return open(path, "rb")
+    tmp = tempfile.TemporaryFile(prefix="mdargy-dump-")
+    try:
+        with open_maybe_gzip(path) as src:
+            shutil.copyfileobj(src, tmp, 16 << 20)
+    except (OSError, EOFError) as exc:
+        tmp.close()
+        raise InputError(f"cannot decompress it ({exc}): the gzip file is damaged or "
+                         "truncated", path) from None
+    tmp.flush()
+    tmp.seek(0)
+    return tmp
+
+
+def _read(buf, path, warns, want_velocities, continuity_unwrap, engine, chunk_bytes, threads,
+          given_units=None):
     frames = _scan(buf, path, warns)
     for w in warns:
         warnings.warn(w, stacklevel=4)
@@ -527,6 +564,11 @@ def _read(buf, path, warns, want_velocities, continuity_unwrap, engine, chunk_by
     if units is not None and units not in _UNIT_FACTORS:
         raise InputError(f"units {units!r} are not supported: mdargy reads dumps in metal or "
                          "real units", path)
+    if units is not None and given_units is not None and units != given_units:
+        raise InputError(f"the dump says ITEM: UNITS {units} but units {given_units!r} were "
+                         "given (--units): drop the option or correct it", path)
+    source = "file" if units is not None else ("given" if given_units else "assumed")
+    units = units or given_units
     factors = _UNIT_FACTORS[units or "metal"]
 
     first = _first_frame_columns(bytes(buf[f0.start:f0.end]), columns, path)
@@ -543,10 +585,10 @@ def _read(buf, path, warns, want_velocities, continuity_unwrap, engine, chunk_by
     if has_v:
         usecols += [col[c] for c in _VELOCITIES]
     ncols = len(columns)
-    numeric = "element" not in col
+    text_cols = frozenset(i for i, c in enumerate(columns) if c == "element")
     # the type of every atom in every frame must be that of its id in frame 0: a changed
     # type means the ids were reassigned between frames (positions would follow other atoms)
-    check_types = numeric and "type" in col
+    check_types = "type" in col
     if check_types:
         usecols.append(col["type"])
         types0 = first["type"][order0].astype(np.float64)
@@ -575,7 +617,7 @@ def _read(buf, path, warns, want_velocities, continuity_unwrap, engine, chunk_by
             data = b"".join([buf[f.start:f.end] for f in frames[i0:i1]])
         what = (f"frames {i0}-{i1 - 1} (steps {frames[i0].step}-{frames[i1 - 1].step})"
                 if i1 - i0 > 1 else f"frame {i0} (step {frames[i0].step})")
-        cols = _parse_block(data, ncols, usecols, numeric, engine, path, what)
+        cols = _parse_block(data, ncols, usecols, text_cols, engine, path, what)
         del data
         k = i1 - i0
         if cols[0].shape[0] != k * n:
@@ -643,8 +685,6 @@ def _read(buf, path, warns, want_velocities, continuity_unwrap, engine, chunk_by
             parse_chunk(i0, i1)
             release(frames[i1 - 1].end)
     else:  # the C parser and numpy release the GIL: chunks in parallel threads
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(max_workers=threads) as pool:
             futures = [pool.submit(parse_chunk, i0, i1) for i0, i1 in chunks]
             for (i0, i1), fut in zip(chunks, futures):
@@ -681,7 +721,7 @@ def _read(buf, path, warns, want_velocities, continuity_unwrap, engine, chunk_by
         box_A=boxes[0] if constant_box else boxes,
         origin_A=origins[0] if constant_box else origins, columns=columns,
         coordinate_kind=coord_kind,
-        units={None: "metal (assumed)", "metal": "metal"}.get(units,
-                                                             f"metal (converted from {units})"),
+        units=(("metal" if units in (None, "metal") else f"metal (converted from {units})")
+               + ("" if source == "file" else f" ({source})")),
         warnings=tuple(warns),
         engine=engine)

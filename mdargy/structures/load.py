@@ -13,9 +13,12 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
+from ase.data import atomic_numbers
 
 from mdargy.errors import InputError
+from mdargy.io.atomic import atomic_write_text
+from mdargy.io.datafile import read_masses_section
+from mdargy.io.masses import nearest_element
 
 _DATA_SUFFIXES = (".data", ".lmp", ".lammps", ".lammps-data")
 _ELEMENT_RE = re.compile(r"^[A-Z][a-z]?$")
@@ -34,14 +37,6 @@ def is_lammps_data(path: str | os.PathLike) -> bool:
     return any(re.search(r"^\s*\d+\s+atoms\s*$", ln) for ln in head)
 
 
-def _element_from_mass(mass: float, tol: float = 0.1) -> str | None:
-    from ase.data import atomic_masses, chemical_symbols
-
-    diffs = np.abs(np.asarray(atomic_masses[1:]) - mass)
-    i = int(np.argmin(diffs))
-    return chemical_symbols[i + 1] if diffs[i] < tol else None
-
-
 def data_file_type_elements(path: str | os.PathLike) -> list[str | None]:
     """Element of each atom type of a LAMMPS data file, from its ``Masses`` section.
 
@@ -49,33 +44,15 @@ def data_file_type_elements(path: str | os.PathLike) -> list[str | None]:
     within 0.1 u is taken; ``None`` where neither tells.
     """
     path = Path(path)
-    text = path.read_text(errors="replace").splitlines()
-    ntypes = None
-    for ln in text[:40]:
-        m = re.match(r"^\s*(\d+)\s+atom types", ln)
-        if m:
-            ntypes = int(m.group(1))
-    if ntypes is None:
+    sec = read_masses_section(path)
+    if sec.n_types is None:
         raise InputError("no 'atom types' line: not a LAMMPS data file", path)
-    out: list[str | None] = [None] * ntypes
-    for i, ln in enumerate(text):
-        if ln.strip() == "Masses":
-            k = i + 1
-            seen = 0
-            while k < len(text) and seen < ntypes:
-                s = text[k].strip()
-                k += 1
-                if not s:
-                    continue
-                body, _, comment = s.partition("#")
-                toks = body.split()
-                t, mass = int(toks[0]), float(toks[1])
-                el = comment.strip().split()[0] if comment.strip() else None
-                if el is None or not _ELEMENT_RE.match(el):
-                    el = _element_from_mass(mass)
-                out[t - 1] = el
-                seen += 1
-            break
+    out: list[str | None] = [None] * sec.n_types
+    for t, mass in sec.masses.items():
+        el = sec.labels.get(t)
+        if el is None or not _ELEMENT_RE.match(el):
+            el = nearest_element(mass, 0.1)[0]
+        out[t - 1] = el
     return out
 
 
@@ -112,8 +89,6 @@ def read_structure(path: str | os.PathLike, type_elements: Sequence[str] | None 
                     "cannot tell the element of atom type(s) "
                     f"{[i + 1 for i, e in enumerate(els) if e is None]}: name them in Masses "
                     "comments ('1 63.546 # Cu') or give type_elements", path)
-            from ase.data import atomic_numbers
-
             for e in els:
                 if e not in atomic_numbers:
                     raise InputError(f"{e!r} is not an element symbol", path)
@@ -184,6 +159,4 @@ def lammps_data_text(atoms, type_elements: Sequence[str], masses_amu: Sequence[f
 def write_lammps_data(path: str | os.PathLike, atoms, type_elements: Sequence[str],
                       masses_amu: Sequence[float]) -> Path:
     """Write ``atoms`` as a LAMMPS data file atomically; see :func:`lammps_data_text`."""
-    from mdargy.io.atomic import atomic_write_text
-
     return atomic_write_text(path, lammps_data_text(atoms, type_elements, masses_amu))
