@@ -58,7 +58,7 @@ def test_nve_energy_conservation(nve_run):
 
 
 def test_outputs_and_metadata(nve_run):
-    from mdargy.io.binary import read_binary_trajectory
+    from mdargy.io.netcdf import read_netcdf_trajectory
     from mdargy.structures.load import read_structure
 
     res, out = nve_run
@@ -69,16 +69,19 @@ def test_outputs_and_metadata(nve_run):
     assert meta["n_atoms"] == 108 and meta["seeds"]["velocity"] == 321
     assert meta["trajectory"]["n_frames"] == 21
     assert "lammps" in meta["provenance"]["versions"]
-    traj = read_binary_trajectory(out / "traj.mdtraj")
+    traj = read_netcdf_trajectory(out / "traj.nc")
     assert traj.positions.shape == (21, 108, 3)
-    assert traj.steps.tolist() == list(range(0, 401, 20))
+    # LAMMPS's own steps, continuing from equilibration (as in thermo.csv)
+    first = meta["trajectory"]["first_frame_step"]
+    assert first > 0 and traj.steps.tolist() == list(range(first, first + 401, 20))
     assert traj.dt_ps == pytest.approx(0.1)
-    # the text dump holds the same frames
+    # the text dump holds the same frames, with elements, times and the same steps
     text = (out / "traj.lammpstrj").read_text().split("ITEM: TIMESTEP\n")[1:]
-    assert len(text) == 21
-    last = np.loadtxt(text[-1].splitlines()[8:])
-    assert np.allclose(last[:, 2:5], traj.positions[-1], atol=1e-7)
-    assert np.allclose(last[:, 5:8], traj.velocities[-1], atol=1e-7)
+    assert len(text) == 21 and [int(t.split()[0]) for t in text] == traj.steps.tolist()
+    last = np.loadtxt(text[-1].splitlines()[8:], usecols=range(3, 9))
+    assert {ln.split()[2] for ln in text[-1].splitlines()[8:]} == {"Ar"}
+    assert np.allclose(last[:, 0:3], traj.positions[-1], atol=1e-7)
+    assert np.allclose(last[:, 3:6], traj.velocities[-1], atol=1e-7)
     # velocities are in Å/ps: their kinetic energy is the thermo KE of the same step
     rows = np.genfromtxt(out / "thermo.csv", delimiter=",", names=True, dtype=None, encoding=None)
     prod = rows[rows["stage"] == "production"]
@@ -99,7 +102,7 @@ def test_finished_run_is_not_overwritten(nve_run):
 
 
 def test_restart_after_interruption_is_identical(nve_run, tmp_path, monkeypatch):
-    from mdargy.io.binary import read_binary_trajectory
+    from mdargy.io.netcdf import read_netcdf_trajectory
 
     ref_res, ref = nve_run
     out = tmp_path / "killed"
@@ -110,8 +113,8 @@ def test_restart_after_interruption_is_identical(nve_run, tmp_path, monkeypatch)
         assert not (out / "result.json").exists()
     monkeypatch.delenv("MDARGY_TEST_STOP_AFTER_CHECKPOINTS")
     res = run(argon(out))
-    a = read_binary_trajectory(ref / "traj.mdtraj")
-    b = read_binary_trajectory(out / "traj.mdtraj")
+    a = read_netcdf_trajectory(ref / "traj.nc")
+    b = read_netcdf_trajectory(out / "traj.nc")
     assert a.steps.tolist() == b.steps.tolist()  # no duplicate, no missing frame
     np.testing.assert_allclose(b.positions, a.positions, rtol=0, atol=1e-9)
     np.testing.assert_allclose(b.velocities, a.velocities, rtol=0, atol=1e-9)
@@ -206,9 +209,9 @@ def test_toml_overrides_and_dry_run(tmp_path):
 
 
 def _load_traj(path):
-    from mdargy.io.binary import read_binary_trajectory
+    from mdargy.io.netcdf import read_netcdf_trajectory
 
-    return read_binary_trajectory(path, mmap=False)
+    return read_netcdf_trajectory(path, mmap=False)
 
 
 def test_si_sw_two_ranks_matches_serial(tmp_path):
@@ -224,7 +227,7 @@ def test_si_sw_two_ranks_matches_serial(tmp_path):
                          str(tmp_path / "np2")], capture_output=True, text=True, timeout=300, env=env)
     assert r2.returncode == 0, r2.stderr
     assert r2.stdout.count("EMD finished") == 1  # rank 0 prints
-    a, b = _load_traj(tmp_path / "np1" / "traj.mdtraj"), _load_traj(tmp_path / "np2" / "traj.mdtraj")
+    a, b = _load_traj(tmp_path / "np1" / "traj.nc"), _load_traj(tmp_path / "np2" / "traj.nc")
     assert a.positions.shape == b.positions.shape == (11, 216, 3)
     # same seeds, same physics; only the summation order differs between 1 and 2 ranks
     np.testing.assert_allclose(b.positions, a.positions, atol=1e-6)
@@ -249,8 +252,8 @@ def test_two_ranks_restart_is_identical(tmp_path):
     res = subprocess.run(cmd + ["-o", str(tmp_path / "cut")], capture_output=True, text=True,
                          timeout=300, env=env)
     assert res.returncode == 0, res.stderr
-    a, b = _load_traj(tmp_path / "ref" / "traj.mdtraj"), _load_traj(tmp_path / "cut" / "traj.mdtraj")
-    assert a.steps.tolist() == b.steps.tolist() == list(range(0, 101, 10))
+    a, b = _load_traj(tmp_path / "ref" / "traj.nc"), _load_traj(tmp_path / "cut" / "traj.nc")
+    assert a.steps.tolist() == b.steps.tolist() == list(range(100, 201, 10))
     np.testing.assert_allclose(b.positions, a.positions, rtol=0, atol=1e-9)
     assert ((tmp_path / "cut" / "traj.lammpstrj").read_text()
             == (tmp_path / "ref" / "traj.lammpstrj").read_text())

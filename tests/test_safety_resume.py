@@ -57,10 +57,10 @@ def reference(tmp_path_factory):
 
 
 def assert_identical(out, ref):
-    from mdargy.io.binary import read_binary_trajectory
+    from mdargy.io.netcdf import read_netcdf_trajectory
 
-    a = read_binary_trajectory(ref / "traj.mdtraj")
-    b = read_binary_trajectory(out / "traj.mdtraj")
+    a = read_netcdf_trajectory(ref / "traj.nc")
+    b = read_netcdf_trajectory(out / "traj.nc")
     assert b.steps.tolist() == a.steps.tolist()
     np.testing.assert_allclose(b.positions, a.positions, rtol=0, atol=1e-9)
     assert (out / "traj.lammpstrj").read_text().count("ITEM: TIMESTEP") == a.n_frames
@@ -74,14 +74,14 @@ def test_resume_with_other_temperature_is_refused(tmp_path, monkeypatch):
     out = tmp_path / "r"
     killed(out, 4, monkeypatch)
     before = (out / "checkpoints" / "state.json").read_bytes()
-    size = (out / "traj.mdtraj").stat().st_size
+    size = (out / "traj.nc").stat().st_size
     with pytest.raises(InputError) as err:
         run(argon(out, temperature_K=90.0))
     msg = str(err.value)
     assert "temperature_K: 50.0 here -> 90.0 now" in msg
     assert "--fresh" in msg and "another output directory" in msg
     assert (out / "checkpoints" / "state.json").read_bytes() == before
-    assert (out / "traj.mdtraj").stat().st_size == size
+    assert (out / "traj.nc").stat().st_size == size
     assert not (out / "result.json").exists()
 
 
@@ -150,9 +150,9 @@ def test_truncated_result_is_not_done(tmp_path, reference):
 def test_fresh_moves_the_old_run_aside(tmp_path, monkeypatch, reference):
     out = tmp_path / "r"
     killed(out, 4, monkeypatch, temperature_K=60.0)
-    old = (out / "traj.mdtraj").read_bytes()
+    old = (out / "traj.nc").read_bytes()
     run(argon(out), fresh=True)
-    moved = list(out.glob("superseded-*/traj.mdtraj"))
+    moved = list(out.glob("superseded-*/traj.nc"))
     assert len(moved) == 1 and moved[0].read_bytes() == old
     assert_identical(out, reference[1])
 
@@ -162,14 +162,14 @@ def test_truncated_trajectory_is_refused_not_resumed(tmp_path, monkeypatch, refe
     out = tmp_path / "r"
     killed(out, 4, monkeypatch)  # latest checkpoint at step 400, the previous at 300
     st = state(out)
-    traj = out / "traj.mdtraj"
-    rec = st["outputs"]["traj.mdtraj"]
+    traj = out / "traj.nc"
+    rec = st["outputs"]["traj.nc"]
     assert rec["bytes"] <= traj.stat().st_size
     os.truncate(traj, rec["bytes"] - 3040)
     with pytest.raises(InputError) as err:
         run(argon(out))
     msg = str(err.value)
-    assert "traj.mdtraj was truncated" in msg and "--recover" in msg
+    assert "traj.nc was truncated" in msg and "--recover" in msg
     assert traj.stat().st_size == rec["bytes"] - 3040  # neither padded nor cut
     # the previous checkpoint is intact: resume from it, identical to an uninterrupted run
     run(argon(out), recover=True)
@@ -179,10 +179,10 @@ def test_truncated_trajectory_is_refused_not_resumed(tmp_path, monkeypatch, refe
 def test_deleted_trajectory_is_refused(tmp_path, monkeypatch):
     out = tmp_path / "r"
     killed(out, 4, monkeypatch)
-    (out / "traj.mdtraj").unlink()
-    with pytest.raises(InputError, match="traj.mdtraj is missing"):
+    (out / "traj.nc").unlink()
+    with pytest.raises(InputError, match="traj.nc is missing"):
         run(argon(out))
-    assert not (out / "traj.mdtraj").exists()
+    assert not (out / "traj.nc").exists()
     with pytest.raises(InputError, match="no intact checkpoint"):
         run(argon(out), recover=True)
 
@@ -201,11 +201,11 @@ def test_truncated_text_dump_is_not_padded(tmp_path, monkeypatch):
 def test_altered_trajectory_is_refused(tmp_path, monkeypatch):
     out = tmp_path / "r"
     killed(out, 4, monkeypatch)
-    traj = out / "traj.mdtraj"
+    traj = out / "traj.nc"
     with open(traj, "r+b") as fh:
         fh.seek(5000)
         fh.write(b"\0" * 64)
-    with pytest.raises(InputError, match="traj.mdtraj was altered: bytes 0-"):
+    with pytest.raises(InputError, match="traj.nc was altered: bytes 0-"):
         run(argon(out))
 
 
@@ -245,7 +245,7 @@ def test_two_kills_in_a_row_resume_identically(tmp_path, monkeypatch, reference)
 
 
 # -- output folders -------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["traj.mdtraj", "traj.lammpstrj"])
+@pytest.mark.parametrize("name", ["traj.nc", "traj.pdb", "traj.lammpstrj"])
 def test_symlinked_output_is_never_written_through(tmp_path, name):
     out = tmp_path / "r"
     out.mkdir()
@@ -260,10 +260,10 @@ def test_symlinked_output_is_never_written_through(tmp_path, name):
 def test_symlink_planted_before_resume_is_refused(tmp_path, monkeypatch):
     out = tmp_path / "r"
     killed(out, 4, monkeypatch)
-    copy = tmp_path / "elsewhere.mdtraj"
-    copy.write_bytes((out / "traj.mdtraj").read_bytes())
-    (out / "traj.mdtraj").unlink()
-    (out / "traj.mdtraj").symlink_to(copy)
+    copy = tmp_path / "elsewhere.nc"
+    copy.write_bytes((out / "traj.nc").read_bytes())
+    (out / "traj.nc").unlink()
+    (out / "traj.nc").symlink_to(copy)
     size = copy.stat().st_size
     with pytest.raises(InputError, match="symbolic link"):
         run(argon(out))
@@ -285,7 +285,7 @@ def test_paths_with_spaces_and_dollar_signs_run(tmp_path):
     cif = tmp_path / "my $x structure.cif"
     cif.write_bytes(CIF.read_bytes())
     res = run(argon(out, structure=str(cif), equilibration_steps=0, production_steps=100))
-    assert res.n_frames == 6 and (out / "traj.mdtraj").exists()
+    assert res.n_frames == 6 and (out / "traj.nc").exists()
 
 
 def test_path_with_a_newline_is_refused(tmp_path):
@@ -329,11 +329,11 @@ def test_moved_input_files_with_the_same_content_resume(tmp_path, monkeypatch, r
 def test_damaged_result_without_checkpoint_is_not_run_over(tmp_path):
     out = tmp_path / "r"
     run(argon(out))
-    traj = (out / "traj.mdtraj").read_bytes()
+    traj = (out / "traj.nc").read_bytes()
     (out / "result.json").write_text('{"n_frames": 2')
     for p in (out / "checkpoints").iterdir():
         if p.name != "manifest.json":
             p.unlink()
     with pytest.raises(InputError, match="damaged and no checkpoint is left"):
         run(argon(out))
-    assert (out / "traj.mdtraj").read_bytes() == traj
+    assert (out / "traj.nc").read_bytes() == traj

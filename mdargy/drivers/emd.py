@@ -7,11 +7,20 @@ Outputs in ``config.output_dir``:
 ``thermo.csv``
     ``step, time_ps, T_K, pe_eV, ke_eV, etotal_eV, press_bar, vol_A3, lx_A, ly_A, lz_A, stage``
     every ``thermo_every`` steps (global LAMMPS step and time).
-``traj.mdtraj``
-    mdargy binary trajectory (:mod:`mdargy.io.binary`): unwrapped positions (Å) and velocities
-    (Å/ps) by atom id every ``dump_every`` production steps, step 0 = start of production.
+``traj.nc``
+    NetCDF trajectory in the AMBER convention (:mod:`mdargy.io.netcdf`; opens in MDAnalysis,
+    ASE, VMD, OVITO): unwrapped positions (Å), velocities (Å/ps), cell, time (ps), LAMMPS step
+    and atomic numbers, atoms by id, every ``dump_every`` production steps. Steps and times are
+    LAMMPS's own (continuing from equilibration, as in ``thermo.csv``).
+``traj.pdb``
+    Topology for programs that take elements from a topology (``mda.Universe("traj.pdb",
+    "traj.nc")``): element names, the first frame's cell and wrapped positions.
 ``traj.lammpstrj``
-    The same frames as a LAMMPS ``dump custom`` text file (``id type xu yu zu vx vy vz``).
+    The same frames as a LAMMPS ``dump custom`` text file (``id type element xu yu zu vx vy
+    vz``, ``ITEM: TIME`` in ps, ``ITEM: UNITS`` in the first frame).
+``traj.mdtraj``
+    Only in runs begun before NetCDF: mdargy's binary trajectory (:mod:`mdargy.io.binary`), which
+    such a run keeps writing when resumed (with its text dump in the old columns).
 ``heatflux.dat``
     Only with ``heat_every > 0``: the heat current J (total, convective, virial; eV Å/ps,
     extensive) and the velocity sum of each species every ``heat_every`` production steps
@@ -30,11 +39,15 @@ Nosé–Hoover thermostat/barostat (``fix nvt``/``fix npt``; Shinoda, Shiga & Mi
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 import os
 from pathlib import Path
 
+import ase
+import ase.io
 import numpy as np
+from ase import units
 
 from mdargy.drivers.checkpoint import (
     THERMO_COLUMNS,
@@ -42,17 +55,24 @@ from mdargy.drivers.checkpoint import (
     box_matrix,
     RunDirectory,
     gather_frame,
-    lammps_dump_frame,
     config_key,
     run_driver,
 )
 from mdargy.drivers.common import base_commands, guard_commands, guard_every, round_up
 from mdargy.drivers.config import EMDConfig
 from mdargy.drivers import heatflux as hf
-from mdargy.io.atomic import atomic_write_csv, atomic_write_json
+from mdargy.io.atomic import atomic_write_csv, atomic_write_json, atomic_write_text
+from mdargy.io.binary import BinaryTrajectoryWriter
+from mdargy.io.lammpsdump import dump_frame_text
+from mdargy.io.netcdf import NetCDFTrajectoryWriter
+from mdargy.io.pdb import write_pdb_topology
 from mdargy.results import Result, provenance, software_versions
+from mdargy.structures.load import write_lammps_data
 
-TRAJ_NAME = "traj.mdtraj"
+TRAJ_NAME = "traj.nc"
+TOPOLOGY_NAME = "traj.pdb"
+#: The trajectory of runs begun before NetCDF (kept when such a run is resumed).
+LEGACY_TRAJ_NAME = "traj.mdtraj"
 DUMP_NAME = "traj.lammpstrj"
 
 
@@ -126,7 +146,9 @@ def emd_input(config: EMDConfig, data_file: str = "structure.data",
     lines += ["# production: frames of unwrapped positions and velocities every "
               f"{config.dump_every} steps (written by mdargy: {TRAJ_NAME}, {DUMP_NAME})",
               ensemble_fix(config, "production"),
-              f"dump traj all custom {config.dump_every} {DUMP_NAME} id type xu yu zu vx vy vz"]
+              f"dump traj all custom {config.dump_every} {DUMP_NAME} id type element xu yu zu "
+              "vx vy vz",
+              f"dump_modify traj element {' '.join(tel)} sort id time yes units yes"]
     if config.heat_every:
         g = hf.guard_interval(config.heat_every, guard_every(config.potential.kind))
         lines += (["# heat current every heat_every steps (written by mdargy: "
@@ -168,20 +190,22 @@ def run_emd(config: EMDConfig, comm=None, progress: bool = True, *, fresh: bool 
         The run blew up; the last good checkpoint is kept.
     """
     # the files the loop appends to: every checkpoint records and every resume verifies them
-    outputs = (TRAJ_NAME, DUMP_NAME, hf.HEATFLUX_NAME)
+    outputs = (TRAJ_NAME, TOPOLOGY_NAME, LEGACY_TRAJ_NAME, DUMP_NAME, hf.HEATFLUX_NAME)
     return run_driver(config, comm, progress, _emd_loop, outputs=outputs, fresh=fresh,
                       recover=recover)
 
 
 def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
     tel, masses, types = prep["type_elements"], prep["masses_amu"], prep["types"]
-    from mdargy.io.binary import BinaryTrajectoryWriter
-
     comm, rank = eng.comm, eng.rank
     fresh = state is None
     dt_ps = config.timestep_ps
     frame_dt_ps = config.dump_every * dt_ps
-    traj_path = rundir.path / TRAJ_NAME
+    # a run begun before NetCDF keeps its binary trajectory and text-dump columns
+    legacy = (state is not None and (rundir.path / LEGACY_TRAJ_NAME).exists()
+              and not (rundir.path / TRAJ_NAME).exists())
+    traj_path = rundir.path / (LEGACY_TRAJ_NAME if legacy else TRAJ_NAME)
+    topo_path = rundir.path / TOPOLOGY_NAME
     dump_path = rundir.path / DUMP_NAME
     thermo_path = rundir.path / "thermo.csv"
     meta_path = rundir.path / "metadata.json"
@@ -237,10 +261,13 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
             "type_elements": tel,
             "masses_amu_per_type": masses,
             "elements_per_type": {str(i + 1): e for i, e in enumerate(tel)},
-            "trajectory": {"binary": TRAJ_NAME, "lammps_dump": DUMP_NAME if config.text_dump else None,
-                           "positions": "unwrapped, Å, sorted by atom id",
-                           "velocities": "Å/ps", "first_frame_step": 0,
-                           "n_frames": n_frames},
+            "trajectory": ({"binary": LEGACY_TRAJ_NAME, "first_frame_step": 0} if legacy else
+                           {"netcdf": TRAJ_NAME, "topology": TOPOLOGY_NAME,
+                            "first_frame_step": int(state["stage_start"]),
+                            "steps": "LAMMPS steps, continuing from equilibration"})
+            | {"lammps_dump": DUMP_NAME if config.text_dump else None,
+               "positions": "unwrapped, Å, sorted by atom id", "velocities": "Å/ps",
+               "n_frames": n_frames},
             "thermo": "thermo.csv",
             "heat_current": ({"file": hf.HEATFLUX_NAME, "heat_every": config.heat_every,
                               "dt_ps": config.heat_every * dt_ps}
@@ -320,18 +347,14 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
 
         if rank == 0:
             box = prep["cell_A"]
-            if fresh or not traj_path.exists():
-                writer = BinaryTrajectoryWriter(
-                    traj_path, prep["n_atoms"], elements=elements_per_atom,
-                    masses_amu=masses_per_atom, dt_ps=frame_dt_ps, box_A=box, overwrite=True,
-                    has_velocities=True, timestep_ps=dt_ps,
-                    metadata={"temperature_K": config.temperature_K, "seed": config.seed,
-                              "ensemble": config.production_ensemble})
-            else:
-                writer = BinaryTrajectoryWriter(
-                    traj_path, prep["n_atoms"], elements=elements_per_atom,
-                    masses_amu=masses_per_atom, dt_ps=frame_dt_ps, box_A=box, append=True,
-                    has_velocities=True, timestep_ps=dt_ps)
+            new = fresh or not traj_path.exists()
+            writer = (BinaryTrajectoryWriter if legacy else NetCDFTrajectoryWriter)(
+                traj_path, prep["n_atoms"], elements=elements_per_atom,
+                masses_amu=masses_per_atom, dt_ps=frame_dt_ps, box_A=box, overwrite=new,
+                append=not new, has_velocities=True, timestep_ps=dt_ps,
+                metadata={"temperature_K": config.temperature_K, "seed": config.seed,
+                          "ensemble": config.production_ensemble})
+            if not new:
                 writer.truncate(min(int(state["n_frames"]), writer.n_frames))
             if config.text_dump:
                 if fresh or not dump_path.exists():
@@ -360,10 +383,20 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
             if k % config.dump_every == 0:
                 xu, v, box = gather_frame(eng.lmp, comm)
                 if rank == 0:
-                    writer.append(k, xu, v, box_A=box)
+                    if legacy:  # production steps from 0, the columns the file began with
+                        writer.append(k, xu, v, box_A=box)
+                    else:
+                        writer.append(int(th["step"]), xu, v, box_A=box, time_ps=th["time"])
+                        if not topo_path.exists():
+                            write_pdb_topology(topo_path, elements_per_atom, xu, box,
+                                               title=f"mdargy EMD {config.output_dir}")
                     if dump_fh is not None:
                         origin = eng.lmp.extract_box()[0]
-                        dump_fh.write(lammps_dump_frame(k, box, types, xu, v, origin))
+                        dump_fh.write(dump_frame_text(
+                            k if legacy else int(th["step"]), box, types, xu, v, origin,
+                            elements=None if legacy else elements_per_atom,
+                            time_ps=None if legacy else th["time"],
+                            units=None if legacy or dump_fh.tell() else "metal"))
             if heat_fh is not None:
                 heat_fh.write(hf.format_rows(sampler.collect(k)))
 
@@ -408,7 +441,8 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
             atomic_write_csv(thermo_path, THERMO_COLUMNS + ("stage",), thermo_rows)
             n_frames = n_pr // config.dump_every + 1
             atomic_write_json(meta_path, metadata(n_frames))
-            result = _emd_result(config, rundir, prep, thermo_rows, n_frames, final, frame_dt_ps)
+            result = _emd_result(config, rundir, prep, thermo_rows, n_frames, final, frame_dt_ps,
+                                 traj_path)
             result.to_json(rundir.result_path)
         return comm.bcast(result, root=0)
     finally:
@@ -424,28 +458,19 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
 
 
 def _write_final(path: Path, xu, v, box, elements, tel, masses) -> Path:
-    import ase
-    import ase.io
-
-    from mdargy.structures.load import write_lammps_data
-
     atoms = ase.Atoms(symbols=elements, positions=xu, cell=box, pbc=True)
     atoms.wrap()
     final = path / "final.data"
     write_lammps_data(final, atoms, tel, masses)
-    from ase import units
-
     atoms.set_velocities(np.asarray(v) / (1000.0 * units.fs))  # Å/ps -> ASE velocity units
-    from mdargy.io.atomic import atomic_write_text
-    import io
-
     buf = io.StringIO()
     ase.io.write(buf, atoms, format="extxyz", parallel=False)
     atomic_write_text(path / "final.extxyz", buf.getvalue())
     return final
 
 
-def _emd_result(config, rundir, prep, rows, n_frames, final, frame_dt_ps) -> EMDResult:
+def _emd_result(config, rundir, prep, rows, n_frames, final, frame_dt_ps,
+                traj_path) -> EMDResult:
     prod = np.array([r[:11] for r in rows if r[11] == "production"], dtype=float)
     n = prep["n_atoms"]
     t = prod[:, 1]
@@ -459,7 +484,7 @@ def _emd_result(config, rundir, prep, rows, n_frames, final, frame_dt_ps) -> EMD
         T_mean_K=float(prod[:, 2].mean()), T_std_K=float(prod[:, 2].std()),
         pe_mean_eV=float(prod[:, 3].mean()), press_mean_bar=float(prod[:, 6].mean()),
         volume_A3=float(prod[:, 7].mean()), etotal_drift_eV_atom_ps=drift,
-        etotal_std_eV_atom=float(e.std()), trajectory_path=str(rundir.path / TRAJ_NAME),
+        etotal_std_eV_atom=float(e.std()), trajectory_path=str(traj_path),
         dump_path=str(rundir.path / DUMP_NAME) if config.text_dump else None,
         thermo_path=str(rundir.path / "thermo.csv"), final_structure_path=str(final),
         metadata_path=str(rundir.path / "metadata.json"),

@@ -1,4 +1,5 @@
-"""Fast native reader of LAMMPS text dumps (``dump custom``, ``dump atom``).
+"""LAMMPS text dumps (``dump custom``, ``dump atom``): a fast native reader, and the frame
+writer of mdargy's EMD runs (:func:`dump_frame_text`).
 
 The file is memory-mapped; a first pass locates the frames and reads their small headers
 (step, time, atom count, box, column names), a second pass parses the atom lines of many frames
@@ -47,7 +48,7 @@ from mdargy.errors import InputError
 from mdargy.io.detect import is_gzip, open_maybe_gzip
 from mdargy.io.unwrap import largest_minimum_image_step, unwrap_by_continuity
 
-__all__ = ["LammpsDump", "read_lammps_dump", "available_engines"]
+__all__ = ["LammpsDump", "read_lammps_dump", "available_engines", "dump_frame_text"]
 
 _TIMESTEP = b"ITEM: TIMESTEP"
 _ATOMS = b"ITEM: ATOMS"
@@ -440,6 +441,57 @@ def _check_types(t: np.ndarray, types0: np.ndarray, ids: np.ndarray, frames, i0:
                          "reassigned between frames, so positions by id would follow other "
                          "atoms (re-dump with stable ids, e.g. no reset_atoms id during the run)",
                          path)
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+def dump_frame_text(step: int, box_A, types, positions_A, velocities_A_ps=None,
+                    origin_A=(0.0, 0.0, 0.0), *, elements=None, time_ps: float | None = None,
+                    units: str | None = None) -> bytes:
+    """One frame in LAMMPS ``dump custom`` text format, as LAMMPS writes it.
+
+    Columns ``id type [element] xu yu zu [vx vy vz]`` (ids 1..n in the order given); the
+    header has ``ITEM: UNITS`` when ``units`` is given (LAMMPS writes it in the first frame
+    only) and ``ITEM: TIME`` when ``time_ps`` is given, both before ``ITEM: TIMESTEP``
+    (``dump_modify units yes time yes``). ``box_A`` holds the cell vectors as rows (LAMMPS's
+    lower-triangular cell) and ``origin_A`` is ``(xlo, ylo, zlo)``. Numbers keep 10
+    significant digits.
+    """
+    box = np.asarray(box_A, dtype=np.float64)
+    xu = np.asarray(positions_A, dtype=np.float64)
+    n = xu.shape[0]
+    lx, ly, lz = box[0, 0], box[1, 1], box[2, 2]
+    xy, xz, yz = box[1, 0], box[2, 0], box[2, 1]
+    x0, y0, z0 = (float(o) for o in origin_A)
+    if xy == 0 and xz == 0 and yz == 0:
+        bounds = (f"ITEM: BOX BOUNDS pp pp pp\n{x0:.16g} {x0 + lx:.16g}\n{y0:.16g} "
+                  f"{y0 + ly:.16g}\n{z0:.16g} {z0 + lz:.16g}\n")
+    else:  # LAMMPS bounding-box convention for triclinic cells
+        xlo_b = x0 + min(0.0, xy, xz, xy + xz)
+        xhi_b = x0 + lx + max(0.0, xy, xz, xy + xz)
+        ylo_b = y0 + min(0.0, yz)
+        yhi_b = y0 + ly + max(0.0, yz)
+        bounds = (f"ITEM: BOX BOUNDS xy xz yz pp pp pp\n{xlo_b:.16g} {xhi_b:.16g} {xy:.16g}\n"
+                  f"{ylo_b:.16g} {yhi_b:.16g} {xz:.16g}\n{z0:.16g} {z0 + lz:.16g} {yz:.16g}\n")
+    cols = ["id", "type"] + (["element"] if elements is not None else []) + ["xu", "yu", "zu"]
+    numeric = [xu]
+    if velocities_A_ps is not None:
+        cols += ["vx", "vy", "vz"]
+        numeric.append(np.asarray(velocities_A_ps, dtype=np.float64))
+    head = "" if units is None else f"ITEM: UNITS\n{units}\n"
+    if time_ps is not None:
+        head += f"ITEM: TIME\n{float(time_ps):.16g}\n"
+    head += (f"ITEM: TIMESTEP\n{int(step)}\nITEM: NUMBER OF ATOMS\n{n}\n{bounds}"
+             f"ITEM: ATOMS {' '.join(cols)}\n")
+    buf = io.StringIO()
+    np.savetxt(buf, np.column_stack(numeric), fmt="%.10g")
+    rows = buf.getvalue().splitlines()
+    t = np.asarray(types).astype(int)
+    if elements is None:
+        lead = [f"{i + 1} {t[i]} " for i in range(n)]
+    else:
+        lead = [f"{i + 1} {t[i]} {elements[i]} " for i in range(n)]
+    return (head + "\n".join(a + b for a, b in zip(lead, rows)) + "\n").encode("ascii")
 
 
 # -- the reader -------------------------------------------------------------------------------

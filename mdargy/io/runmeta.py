@@ -12,7 +12,11 @@ from mdargy.errors import InputError
 from mdargy.io.integrity import record_problem, run_record
 
 __all__ = ["run_metadata", "meta_dt_ps", "meta_lookup", "check_declared_frames",
-           "check_run_record"]
+           "check_run_record", "run_trajectory", "TRAJECTORY_NAMES"]
+
+#: Trajectory files of an ``mdargy emd`` run folder, preferred first: the NetCDF trajectory,
+#: then the binary one of runs made before it.
+TRAJECTORY_NAMES = ("traj.nc", "traj.mdtraj")
 
 
 def _read_metadata_json(path: Path) -> dict:
@@ -91,3 +95,24 @@ def check_run_record(path: Path) -> None:
     if problem:
         raise InputError(f"{problem}: the file changed after the run wrote it; restore it (or "
                          "re-run the simulation) before analysing it", path)
+
+
+def run_trajectory(run_dir) -> Path:
+    """The trajectory of an ``mdargy emd`` run folder: the file its ``metadata.json`` names,
+    else ``traj.nc``, else ``traj.mdtraj`` (runs made before NetCDF).
+
+    Raises
+    ------
+    InputError
+        The folder holds none of them (not an EMD run folder, or a run not yet producing).
+    """
+    run = Path(run_dir)
+    section = _read_metadata_json(run / "traj.nc").get("trajectory")
+    names = []
+    if isinstance(section, dict):
+        names += [str(section[k]) for k in ("netcdf", "binary") if section.get(k)]
+    for name in names + list(TRAJECTORY_NAMES):
+        if (run / name).is_file():
+            return run / name
+    raise InputError("run folder has no traj.nc (nor the traj.mdtraj of older runs): not an "
+                     "mdargy emd output, or its production has not started", run)
