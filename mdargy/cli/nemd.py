@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+from mdargy.cli import is_root
 from mdargy.cli.emd import add_common_arguments, collect_overrides, load_config
+from mdargy.drivers.common import prepare_structure
+from mdargy.drivers.config import NEMDConfig
+from mdargy.drivers.nemd import nemd_input, run_nemd
+from mdargy.errors import AlreadyDoneError
+from mdargy.plots.nemd import plot_profile
 
 
 def add_parser(sub):
@@ -23,26 +30,17 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from mdargy.cli import is_root
-    from mdargy.drivers.config import NEMDConfig
-    from mdargy.errors import AlreadyDoneError
-
     ov = collect_overrides(args)
     if args.method:
         ov.append(f'method="{args.method}"')
     config = load_config(NEMDConfig, args.config, ov)
     root = is_root()
     if args.dry_run:
-        from mdargy.drivers.common import prepare_structure
-        from mdargy.drivers.nemd import nemd_input
-
         if root:
             prep = prepare_structure(config, config.output_dir, write=False)
             print(nemd_input(config, f"{config.output_dir}/structure.data",
                              prep["type_elements"], prep["cell_A"]), end="")
         return 0
-    from mdargy.drivers.nemd import run_nemd
-
     try:
         r = run_nemd(config, progress=not args.quiet, fresh=args.fresh, recover=args.recover)
     except AlreadyDoneError as exc:
@@ -50,11 +48,12 @@ def run(args) -> int:
             print(f"mdargy nemd: done already: {exc}", file=sys.stderr)
         return 0
     if root:
+        plot_profile(r, Path(r.output_dir) / "profile.png")  # the driver draws no figure
         print(f"NEMD ({r.method}) L = {r.length_A:.2f} Å, S = {r.area_A2:.2f} Å², "
               f"<T> = {r.T_mean_K:.2f} K\n"
               f"  kappa  = {r.kappa_W_mK:.4g} ± {r.kappa_err_W_mK:.2g} W/m/K\n"
               f"  |dT/dx| = {r.gradT_K_A:.4g} ± {r.gradT_err_K_A:.2g} K/Å, "
               f"Q = {r.Q_eV_ps:.4g} eV/ps ({r.Q_W:.3g} W)\n"
               f"  heat in {r.heat_in_eV:.4g} eV, out {r.heat_out_eV:.4g} eV, imbalance "
-              f"{100 * r.imbalance_fraction:.2f} %\n  -> {r.output_dir}/result.json")
+              f"{100 * r.imbalance_fraction:.2f} %\n  -> {r.output_dir}/result.json, profile.png")
     return 0

@@ -1,4 +1,5 @@
-"""NEMD figure: the steady temperature profile with the two linear fits."""
+"""NEMD figure: the steady temperature profile with the two linear fits (drawn by ``mdargy nemd``;
+the driver returns data only)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 from pathlib import Path
 
 import numpy as np
+
+from mdargy.plots import save_figure
 
 
 def plot_profile(result, path: str | os.PathLike | None = None):
@@ -51,7 +54,5 @@ def plot_profile(result, path: str | os.PathLike | None = None):
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     if path is not None:
-        from mdargy.plots import save_figure
-
         save_figure(fig, Path(path), dpi=120)
     return fig
