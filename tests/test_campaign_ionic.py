@@ -98,7 +98,7 @@ def test_ionic_campaign_end_to_end(tmp_path):
     o = json.loads((tdir / "task.json").read_text())["outputs"]
     assert o["ionic"] == "ionic.json" and (tdir / "density.cube").stat().st_size > 10000
     # the campaign's numbers are the analysis of the task's own trajectory
-    traj = load_trajectory(tdir / "run" / "traj.mdtraj", velocities=False)
+    traj = load_trajectory(tdir / "run" / "traj.nc", velocities=False)
     T = json.loads((tdir / "run" / "result.json").read_text())["T_mean_K"]
     ref, ops, paths = site_reference("cu7ps6")
     again = ionic_transport(traj.positions, traj.elements, traj.boxes_A, traj.dt_ps, T,

@@ -84,7 +84,7 @@ def test_ionic_bad_inputs(cu7ps6_run, tmp_path, capsys):
     from mdargy.structures.ionic_reference import site_reference
 
     ref, _, _ = site_reference("cu7ps6")
-    traj = load_trajectory(cu7ps6_run / "traj.mdtraj", velocities=False)
+    traj = load_trajectory(cu7ps6_run / "traj.nc", velocities=False)
     with pytest.raises(InputError, match=r"reference structure 'Cu7PS6 F-43m' \(cell \[9.669"
                                          r".*trajectory's cell \[13"):
         analyse_sites(traj.positions, traj.elements, np.eye(3) * 13.0, traj.dt_ps, ref, "Cu")
@@ -92,7 +92,7 @@ def test_ionic_bad_inputs(cu7ps6_run, tmp_path, capsys):
                str(tmp_path / "b")])
     assert rc != 0 and "unknown site reference 'nacl'" in capsys.readouterr().err
     rc = main(["ionic", "sites", str(tmp_path), "-o", str(tmp_path / "c")])
-    assert rc != 0 and "no traj.mdtraj" in capsys.readouterr().err
+    assert rc != 0 and "no traj.nc" in capsys.readouterr().err
 
 
 def test_ionic_help_lists_subcommands(capsys):

@@ -1,7 +1,8 @@
 """``mdargy ionic``: ionic transport of superionic conductors from EMD trajectories.
 
 Sub-commands (each reads a trajectory file or an ``mdargy emd`` run folder, whose
-``traj.mdtraj`` and measured mean temperature are used):
+trajectory (``traj.nc``, or ``traj.mdtraj`` of older runs) and measured mean temperature are
+used):
 
 * ``conductivity`` — charge MSD → σ_ion (S/cm) ± σ, Nernst–Einstein σ, Haven ratio;
 * ``sites`` — assignment to the named sites of a reference (default Cu7PS6 F-43m), occupancies,
@@ -23,6 +24,7 @@ import numpy as np
 
 from mdargy.cli.msd import add_trajectory_arguments, load, prepare_output
 from mdargy.errors import InputError
+from mdargy.io.runmeta import run_trajectory
 
 
 def _parse_charges(spec):
@@ -44,9 +46,7 @@ def _resolve(path: Path):
     T = None
     run = p if p.is_dir() else p.parent
     if p.is_dir():
-        p = p / "traj.mdtraj"
-        if not p.exists():
-            raise InputError("run folder has no traj.mdtraj (not an mdargy emd output?)", path)
+        p = run_trajectory(p)
     res = run / "result.json"
     if res.exists():
         try:

@@ -22,6 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from mdargy.errors import InputError
+from mdargy.io.runmeta import run_trajectory
 from mdargy.results import Result, provenance
 
 #: Default limits of the diffusion check (see :func:`diffusion_check`).
@@ -458,9 +459,7 @@ def read_run(run_dir, potential=None, structure=None):
         raise InputError("not an mdargy EMD run folder (no metadata.json)", run)
     meta = json.loads(meta_path.read_text())
     inputs = meta.get("inputs", {})
-    traj_path = run / meta.get("trajectory", {}).get("binary", "traj.mdtraj")
-    if not traj_path.is_file():
-        raise InputError("the run has no trajectory (traj.mdtraj); is it finished?", run)
+    traj_path = run_trajectory(run)
     if not (run / "result.json").is_file():
         raise InputError("the run is not finished (no result.json); finish it with mdargy emd", run)
     traj = load_trajectory(traj_path, velocities=False)
