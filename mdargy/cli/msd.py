@@ -30,8 +30,10 @@ def add_trajectory_arguments(p):
                    help="MD time step in fs (when the file does not carry the frame time)")
     p.add_argument("--dump-interval", type=int, metavar="STEPS",
                    help="steps between frames (default: from the file's step numbers)")
-    p.add_argument("--format", choices=("mdargy", "lammpsdump", "extxyz", "mdanalysis"),
+    p.add_argument("--format", choices=("netcdf", "mdargy", "lammpsdump", "extxyz", "mdanalysis"),
                    help="trajectory format (default: detected)")
+    p.add_argument("--units", choices=("metal", "real"),
+                   help="LAMMPS units of a text dump without ITEM: UNITS (default metal)")
     p.add_argument("--frames", metavar="START:STOP[:STEP]",
                    help="use only these frames (Python slice syntax)")
     p.add_argument("--workers", type=int, default=1,
@@ -61,7 +63,7 @@ def load(path, args, need_velocities=False):
     traj = load_trajectory(
         path, topology=args.topology, types=args.types, timestep_fs=args.timestep_fs,
         dump_interval=args.dump_interval, format=args.format, velocities=need_velocities,
-        frames=parse_frames(args.frames),
+        frames=parse_frames(args.frames), units=args.units,
     )
     if traj.dt_ps is None:
         raise InputError(
