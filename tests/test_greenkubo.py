@@ -50,8 +50,10 @@ def ou_kappa(tau_ps, s, dt=DT):
 
 def test_prefactor_units():
     # 1 / (V k_B T²) with J V in eV Å/ps, t in ps -> W/m/K, worked by hand:
-    # eV² Å² ps⁻² ps / (Å³ eV K⁻¹ K²) = eV/(Å ps K) = 1.602176634e-19 J / (1e-22 m s K)
-    assert kappa_prefactor(1.0, 1.0) == pytest.approx(1.602176634e3 / 8.617333262e-5, rel=1e-12)
+    # eV² Å² ps⁻² ps / (Å³ eV K⁻¹ K²) = eV/(Å ps K) = 1.602176634e-19 J / (1e-22 m s K);
+    # k_B = 1.380649e-23 J/K and e = 1.602176634e-19 C are exact in the SI
+    k_B_eV_K = 1.380649e-23 / 1.602176634e-19
+    assert kappa_prefactor(1.0, 1.0) == pytest.approx(1.602176634e3 / k_B_eV_K, rel=1e-12)
     # sportran's metal-units scale (per fs: κ = scale * S(0)/2 with S in fs) agrees to its constants
     from sportran.current.units.heat import scale_kappa_metal
 

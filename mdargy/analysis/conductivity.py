@@ -32,14 +32,16 @@ import math
 import numpy as np
 
 from mdargy.analysis.diffusion import (
-    K_B_EV_K,
+    diffusion_coefficients,
     find_diffusive_window,
+    fit_arrhenius,
     fit_einstein,
     fit_lags,
     gls_diffusion_fit,
     squared_displacement_variance,
 )
-from mdargy.analysis.msd import A2_PS_TO_CM2_S, compute_msd, species_groups
+from mdargy.analysis.msd import compute_msd, species_groups
+from mdargy.constants import A2_PS_TO_CM2_S, ANGSTROM_M, E_CHARGE_C, K_B_EV_K, K_B_J_K, PS_S
 from mdargy.errors import InputError
 from mdargy.results import Result, provenance
 
@@ -59,8 +61,6 @@ __all__ = [
 #: (7·1 + 5 − 6·2 = 0). Any other element must be given explicitly.
 DEFAULT_FORMAL_CHARGES_E = {"Cu": 1.0, "P": 5.0, "S": -2.0}
 
-#: Elementary charge, C (exact, SI 2019).
-E_CHARGE_C = 1.602176634e-19
 
 
 def atom_charges(elements, charges_e=None, tol: float = 1e-6) -> np.ndarray:
@@ -122,9 +122,10 @@ def charge_displacement(positions, q, memory_mb: float = 64.0) -> np.ndarray:
 
 def sigma_factor_S_cm(volume_A3: float, T_K: float) -> float:
     """Conversion of an MSD slope (e² Å²/ps) into σ (S/cm): :math:`e^2/(6 V k_B T)`."""
-    # e^2 [C^2] * 1e-20 [m^2/A^2] / 1e-12 [s/ps] / (6 V 1e-30 [m^3] kT [J]) -> S/m; /100 -> S/cm
-    kT_J = K_B_EV_K * T_K * E_CHARGE_C
-    return E_CHARGE_C**2 * 1e-8 / (6.0 * volume_A3 * 1e-30 * kT_J) / 100.0
+    # e^2 [C^2] (A^2 -> m^2) / (ps -> s) / (6 V [A^3 -> m^3] kT [J]) -> S/m; /100 -> S/cm
+    kT_J = K_B_J_K * T_K
+    return (E_CHARGE_C**2 * ANGSTROM_M**2 / PS_S
+            / (6.0 * volume_A3 * ANGSTROM_M**3 * kT_J) / 100.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,8 +234,6 @@ def ionic_conductivity(
     -------
     ConductivityResult
     """
-    from mdargy.analysis.diffusion import diffusion_coefficients
-
     if not (volume_A3 > 0 and T_K > 0):
         raise InputError(f"volume ({volume_A3} A3) and temperature ({T_K} K) must be positive")
     el = np.asarray(elements).astype(str)
@@ -327,8 +326,6 @@ def fit_conductivity_arrhenius(T_K, sigma_S_cm, sigma_err_S_cm=None):
     ``"sigma*T"``. Temperatures without a conductivity (NaN: bounded) must be left out by the
     caller (:func:`conductivity_points`).
     """
-    from mdargy.analysis.diffusion import fit_arrhenius
-
     T = np.asarray(T_K, float)
     s = np.asarray(sigma_S_cm, float)
     e = None if sigma_err_S_cm is None else np.asarray(sigma_err_S_cm, float) * T

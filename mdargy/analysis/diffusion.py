@@ -36,8 +36,9 @@ import math
 
 import numpy as np
 
-from mdargy.analysis.msd import A2_PS_TO_CM2_S, MSDResult, compute_msd
+from mdargy.analysis.msd import MSDResult, center_of_mass_shift, compute_msd, species_groups
 from mdargy.analysis.stats import weighted_linear_fit
+from mdargy.constants import A2_PS_TO_CM2_S, K_B_EV_K
 from mdargy.errors import InputError
 from mdargy.results import Result, provenance
 
@@ -64,8 +65,6 @@ __all__ = [
     "fit_arrhenius",
 ]
 
-#: Boltzmann constant, eV/K (CODATA 2018, exact).
-K_B_EV_K = 8.617333262e-5
 
 
 def local_loglog_slope(time_ps, msd, points_per_decade: int = 20):
@@ -710,8 +709,6 @@ def diffusion_coefficients(
     -------
     DiffusionAnalysis
     """
-    from mdargy.analysis.msd import center_of_mass_shift, species_groups
-
     if n_blocks is not None and n_blocks < 2:
         raise InputError(f"n_blocks must be at least 2 for a block cross-check, got {n_blocks}")
     n_frames = np.shape(positions)[0]

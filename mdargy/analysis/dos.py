@@ -39,6 +39,8 @@ import numpy as np
 import scipy.fft as sfft
 
 from mdargy.analysis.msd import species_groups, summed_correlations
+from mdargy.constants import (AMU_A2_PS2_TO_EV, H_EV_PS, K_B_EV_K, R_J_MOLK, THZ_TO_CM1,
+                              THZ_TO_MEV)
 from mdargy.errors import InputError
 from mdargy.results import Result, provenance
 
@@ -52,18 +54,6 @@ __all__ = [
     "THZ_TO_CM1",
 ]
 
-#: h·1 THz in meV.
-THZ_TO_MEV = 4.135667696
-#: 1 THz in cm⁻¹ (1e12 / c in cm/s).
-THZ_TO_CM1 = 33.35640952
-#: Boltzmann constant, eV/K.
-K_B_EV_K = 8.617333262e-5
-#: Planck constant in eV per THz (eV·ps).
-H_EV_PS = 4.135667696e-3
-#: 1 amu·Å²/ps² in eV.
-AMU_A2_PS2_TO_EV = 1.0364269656e-4
-#: Gas constant, J/(mol K).
-R_J_MOLK = 8.314462618
 
 WINDOWS = ("hann", "rect", "blackman")
 

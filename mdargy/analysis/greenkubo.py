@@ -48,13 +48,12 @@ import warnings
 
 import numpy as np
 
+from mdargy.constants import ANGSTROM_M, EV_J, K_B_EV_K, PS_S
 from mdargy.errors import InputError
 from mdargy.results import Result, provenance
 
-#: Boltzmann constant, eV/K (CODATA 2018)
-KB_EV_K = 8.617333262e-5
 #: eV/(Å ps K) -> W/(m K)
-EV_A_PS_TO_W_M = 1.602176634e-19 / (1e-10 * 1e-12)
+EV_A_PS_TO_W_M = EV_J / (ANGSTROM_M * PS_S)
 
 #: Fewest frequency points below f* that the cepstral analysis is run on.
 MIN_FREQS_BELOW_FSTAR = 200
@@ -99,7 +98,7 @@ def sportran_numpy_compat():
 
 def kappa_prefactor(volume_A3: float, temperature_K: float) -> float:
     """W/(m K) per (eV Å/ps)² ps of ∫⟨JV·JV⟩/3 dt: 1 / (V k_B T²) in SI."""
-    return EV_A_PS_TO_W_M / (float(volume_A3) * KB_EV_K * float(temperature_K) ** 2)
+    return EV_A_PS_TO_W_M / (float(volume_A3) * K_B_EV_K * float(temperature_K) ** 2)
 
 
 def _check_series(name, x, n_components=3):

@@ -16,7 +16,8 @@ import numpy as np
 from mdargy.analysis.conductivity import ConductivityResult, ionic_conductivity
 from mdargy.analysis.density import DensityResult, density_grid
 from mdargy.analysis.diffusion import DiffusionAnalysis, diffusion_coefficients
-from mdargy.analysis.sites import SiteJumpResult, SiteReference, analyse_sites, tile_reference
+from mdargy.analysis.sites import (SiteJumpResult, SiteReference, analyse_sites, framework_drift,
+                                   tile_reference)
 from mdargy.results import Result, provenance
 
 __all__ = ["IonicTransportResult", "ionic_transport"]
@@ -99,8 +100,6 @@ def ionic_transport(positions, elements, box_A, dt_ps: float, T_K: float, specie
         _, _, reps = tile_reference(reference, boxes.mean(axis=0) if boxes.ndim == 3 else boxes)
     dens = None
     if density:
-        from mdargy.analysis.sites import framework_drift
-
         sel = np.flatnonzero(el == species)
         dens = density_grid(positions[:, sel, :], box_A, shape=density_shape, reps=reps,
                             shift_A=framework_drift(positions, el, species),

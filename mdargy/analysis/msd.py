@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.fft as sfft
 
+from mdargy.constants import A2_PS_TO_CM2_S  # noqa: F401  (1 Å²/ps in cm²/s)
 from mdargy.errors import InputError
 from mdargy.results import Result, provenance
 
@@ -49,8 +50,6 @@ __all__ = [
     "species_groups",
 ]
 
-#: 1 Å²/ps in cm²/s.
-A2_PS_TO_CM2_S = 1.0e-4
 
 
 def _check_positions(x, name="positions"):

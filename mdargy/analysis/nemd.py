@@ -30,10 +30,9 @@ import math
 import numpy as np
 
 from mdargy.analysis.stats import LinearFit, block_average, weighted_linear_fit
+from mdargy.constants import ANGSTROM_M, EV_PS_TO_W
 from mdargy.errors import InputError
 
-#: 1 eV/ps in W.
-EV_PS_TO_W = 1.602176634e-19 / 1e-12
 
 __all__ = [
     "EV_PS_TO_W", "mser_truncation", "fit_masks", "GradientFit", "fit_gradient",
@@ -165,8 +164,8 @@ def kappa_W_mK(Q_eV_ps, area_A2, gradient_K_A, n_paths: int = 2):
         Heat paths from source to sink: 2 in a periodic bar.
     """
     Q_W = np.asarray(Q_eV_ps, dtype=float) * EV_PS_TO_W
-    S_m2 = float(area_A2) * 1e-20
-    g_K_m = np.abs(np.asarray(gradient_K_A, dtype=float)) * 1e10
+    S_m2 = float(area_A2) * ANGSTROM_M**2
+    g_K_m = np.abs(np.asarray(gradient_K_A, dtype=float)) / ANGSTROM_M
     out = Q_W / (n_paths * S_m2 * g_K_m)
     return float(out) if np.ndim(out) == 0 else out
 

@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from mdargy.constants import A2_PS_TO_CM2_S
 from mdargy.errors import InputError
 from mdargy.results import Result, provenance
 
@@ -418,8 +419,8 @@ def site_jump_statistics(state, nearest, site_type, site_types, dt_ps: float, si
         escape_rate_per_ps=tuple(float(v) for v in escape), n_jumps=n_jumps,
         jump_rate_total_per_ion_ps=float(n_jumps / (n_ions * duration)),
         mean_jump_distance_A=mean_jump,
-        D_jump_uncorrelated_cm2_s=float(n_jumps / (n_ions * duration) * msq_jump / 6 * 1e-4)
-        if n_jumps else 0.0,
+        D_jump_uncorrelated_cm2_s=float(n_jumps / (n_ions * duration) * msq_jump / 6
+                                        * A2_PS_TO_CM2_S) if n_jumps else 0.0,
         path_share=share, core_radius_A=float(core_radius_A),
         T_K=None if T_K is None else float(T_K), warnings=tuple(warns),
     )

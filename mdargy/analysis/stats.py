@@ -21,6 +21,7 @@ import numpy as np
 from scipy import stats as _sps
 
 from mdargy.errors import InputError
+from mdargy.results import to_jsonable
 
 __all__ = ["block_average", "LinearFit", "weighted_linear_fit"]
 
@@ -117,8 +118,6 @@ class LinearFit:
         return np.sqrt(np.maximum(c[0, 0] * x * x + 2 * c[0, 1] * x + c[1, 1], 0.0))
 
     def to_dict(self) -> dict:
-        from mdargy.results import to_jsonable
-
         return to_jsonable(self)
 
 

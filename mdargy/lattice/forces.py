@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from mdargy.errors import InputError
+from mdargy.lammps.runtime import create_lammps, run_commands
 from mdargy.potentials.mtp.evaluate import add_atoms, setup_commands
 from mdargy.potentials.spec import PotentialSpec
 from mdargy.structures.load import type_elements_for
@@ -61,8 +62,6 @@ class LammpsForces:
     """
 
     def __init__(self, potential: PotentialSpec, atoms, comm=None, log=None):
-        from mdargy.lammps.runtime import create_lammps, run_commands
-
         if not isinstance(potential, PotentialSpec):
             raise InputError("potential must be a PotentialSpec")
         if not all(atoms.pbc):

@@ -19,7 +19,8 @@ from typing import Sequence
 import numpy as np
 
 from mdargy.errors import InputError
-from mdargy.lattice.fcfit import phonopy_atoms
+from mdargy.lattice.fcfit import ase_atoms, phonopy_atoms
+from mdargy.lattice.forces import LammpsForces
 from mdargy.results import Result, provenance
 
 #: Frequencies below ``-IMAGINARY_TOL_THZ`` count as imaginary (acoustic modes at Γ excepted).
@@ -323,9 +324,6 @@ def finite_displacement_fc2(unitcell, reps: Sequence[int], potential, distance_A
     The reference 0 K method (Parlinski, Li & Kawazoe, *PRL* 78, 4063 (1997)); plus-minus
     displacements of ``distance_A``.
     """
-    from mdargy.lattice.fcfit import ase_atoms
-    from mdargy.lattice.forces import LammpsForces
-
     ph = _phonopy(unitcell, reps)
     ph.generate_displacements(distance=distance_A, is_plusminus=True)
     sc = ase_atoms(ph.supercell)

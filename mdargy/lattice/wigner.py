@@ -25,11 +25,11 @@ from typing import Sequence
 
 import numpy as np
 
+from mdargy.constants import K_B_EV_K
 from mdargy.errors import InputError
+from mdargy.lattice.fcfit import phono3py_object
 from mdargy.results import Result, provenance
 
-#: k_B in eV/K and the phono3py heat-capacity unit: mode heat capacities are in eV/K.
-KB_EV_K = 8.617333262e-5
 
 CLASSICAL_NOTE = ("classical heat capacities (k_B per mode and mode pair); linewidths from "
                   "phono3py with Bose-Einstein occupations (no classical option there)")
@@ -123,8 +123,6 @@ def _scalar(t) -> np.ndarray:
 
 def _run_phono3py(unitcell, reps, fc2, fc3, mesh, temperatures, log_level=0):
     """phono3py SMM19 RTA; returns (calculator, kappa solver)."""
-    from mdargy.lattice.fcfit import phono3py_object
-
     ph3 = phono3py_object(unitcell, reps, mesh=list(mesh))
     ph3.log_level = log_level
     ph3.fc2 = np.asarray(fc2, dtype=float)
@@ -143,7 +141,7 @@ def _split(tc, ks, temperatures, classical: bool, bins):
     if classical:
         C = np.asarray(tc._heat_capacity_matrix)  # (nT, ngp, nb, nb), eV/K
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(C > 0, KB_EV_K / C, 0.0)
+            ratio = np.where(C > 0, K_B_EV_K / C, 0.0)  # phono3py's C is in eV/K
         K = K * ratio[..., None]
     nb = K.shape[2]
     eye = np.eye(nb, dtype=bool)

@@ -11,6 +11,11 @@ Modules: :mod:`~mdargy.plots.msd` (MSD with fit windows), :mod:`~mdargy.plots.di
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
+from mdargy.io.atomic import atomic_write_bytes
+
 
 def new_figure(figsize=(6.0, 4.2)):
     """A figure and axes on the Agg backend (no display needed)."""
@@ -22,11 +27,6 @@ def new_figure(figsize=(6.0, 4.2)):
 
 def save_figure(fig, path, dpi: int = 150):
     """Write ``fig`` to ``path`` atomically (format from the suffix, PNG by default)."""
-    import io
-    from pathlib import Path
-
-    from mdargy.io.atomic import atomic_write_bytes
-
     path = Path(path)
     buf = io.BytesIO()
     fig.savefig(buf, format=(path.suffix.lstrip(".") or "png"), dpi=dpi)

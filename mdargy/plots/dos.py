@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from mdargy.constants import THZ_TO_CM1, THZ_TO_MEV
 from mdargy.errors import InputError
 from mdargy.plots import new_figure, save_figure
 
-_UNITS = {"THz": (1.0, "ν (THz)"), "meV": (4.135667696, "E (meV)"),
-          "cm-1": (33.35640952, "ν̃ (cm⁻¹)")}
+_UNITS = {"THz": (1.0, "ν (THz)"), "meV": (THZ_TO_MEV, "E (meV)"),
+          "cm-1": (THZ_TO_CM1, "ν̃ (cm⁻¹)")}
 
 
 def plot_dos(result, path=None, mode: str = "stacked", unit: str = "THz", ax=None, xmax=None):

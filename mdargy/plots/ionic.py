@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mdargy.analysis.conductivity import sigma_factor_S_cm
 from mdargy.plots import new_figure, save_figure
 
 
@@ -28,8 +29,6 @@ def plot_charge_msd(cond, path=None, ax=None):
     ax.axvspan(t0, t1, alpha=0.08)
     warn = []
     if cond.sigma_status == "diffusive":
-        from mdargy.analysis.conductivity import sigma_factor_S_cm
-
         slope = cond.sigma_S_cm / sigma_factor_S_cm(cond.volume_A3, cond.T_K)
         tt = np.geomspace(max(t0, t[ok][0]), t1, 40)
         ax.loglog(tt, slope * tt + cond.intercept_e2A2, "k--", lw=1.2,

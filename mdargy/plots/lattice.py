@@ -11,10 +11,9 @@ from typing import Sequence
 
 import numpy as np
 
+from mdargy.constants import THZ_TO_MEV
 from mdargy.errors import InputError
 from mdargy.plots import new_figure, save_figure
-
-THZ_TO_MEV = 4.135667696
 
 
 def _path_axes(ax, ph):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mdargy.constants import A2_PS_TO_CM2_S
 from mdargy.plots import new_figure, save_figure
 
 
@@ -46,7 +47,7 @@ def plot_msd(msd, diffusion=None, path=None, ax=None):
             t0, t1 = d.window_ps
             ax.axvspan(t0, t1, color=line.get_color(), alpha=0.08)
             tt = np.geomspace(max(t0, t[ok][0]), t1, 50)
-            slope_A2_ps = 6.0 * d.D_cm2_s / 1e-4
+            slope_A2_ps = 6.0 * d.D_cm2_s / A2_PS_TO_CM2_S
             ax.loglog(tt, slope_A2_ps * tt + d.intercept_A2, "k--", lw=1.4, alpha=0.8,
                       label=f"{name} fit: D = {d.D_cm2_s:.3g} ± {d.D_err_cm2_s:.2g} cm²/s")
     if bounded:
