@@ -139,13 +139,13 @@ def inject(out: Path, rel: str, fault: str, spare: Path) -> None:
 
 def outputs_identical(out: Path, ref: Path) -> str | None:
     """None when the run in ``out`` equals the reference, else what differs."""
-    from mdargy.io.binary import read_binary_trajectory
+    from mdargy.io.netcdf import read_netcdf_trajectory
 
     if not (out / "result.json").exists():
         return "no result.json"
     try:
-        a = read_binary_trajectory(ref / "traj.mdtraj")
-        b = read_binary_trajectory(out / "traj.mdtraj")
+        a = read_netcdf_trajectory(ref / "traj.nc")
+        b = read_netcdf_trajectory(out / "traj.nc")
     except Exception as exc:  # noqa: BLE001 - any failure is a difference
         return f"trajectory unreadable: {exc}"
     if a.steps.tolist() != b.steps.tolist():
@@ -219,7 +219,7 @@ def analyse_case(folder: Path, fin_ref: Path, ref_msd: dict, rel: str, fault: st
     spare.mkdir()
     inject(dest, rel, fault, spare)
     results = []
-    for t in ("traj.mdtraj", "traj.lammpstrj"):
+    for t in ("traj.nc", "traj.lammpstrj"):
         if not (dest / t).exists() and not (dest / t).is_symlink():
             rc, err = cli(["msd", str(dest / t), "-o", str(dest / f"msd-{t}")])
             results.append(classify(rc, err, None, "msd"))
@@ -291,7 +291,7 @@ def real_kill_case(folder: Path, long_ref: Path, k: int) -> dict:
 def reference(folder: Path) -> tuple[Path, dict]:
     _, ref = finished_run(folder, "reference")
     msd = {}
-    for t in ("traj.mdtraj", "traj.lammpstrj"):
+    for t in ("traj.nc", "traj.lammpstrj"):
         rc, err, data = msd_result(ref / t, folder / f"ref-msd-{t}")
         assert rc == 0, err
         msd[t] = data

@@ -27,12 +27,12 @@ def test_no_fault_gives_a_silent_outcome(tmp_path):
     assert not silent, "\n".join(f"{r['stage']} {r['file']} {r['fault']}: {r['detail']}"
                                  for r in silent)
     covered = {(r["stage"], r["file"]) for r in rows}
-    for f in ("traj.mdtraj", "traj.lammpstrj", "checkpoints/state.json", "identity.json",
+    for f in ("traj.nc", "traj.lammpstrj", "checkpoints/state.json", "identity.json",
               "thermo.csv", "metadata.json"):
         assert ("killed", f) in covered and ("finished", f) in covered
     assert {r["fault"] for r in rows} >= set(fi.FAULTS)
     # the dangerous ones are refused, not resumed or analysed
     by = {(r["stage"], r["file"]): r for r in rows}
-    assert by[("killed", "traj.mdtraj")]["outcome"] == "refused"
+    assert by[("killed", "traj.nc")]["outcome"] == "refused"
     assert by[("killed", "traj.lammpstrj")]["outcome"] == "refused"
     assert all(r["outcome"] == "identical" for r in rows if r["stage"] == "running")

@@ -389,7 +389,7 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
                         writer.append(int(th["step"]), xu, v, box_A=box, time_ps=th["time"])
                         if not topo_path.exists():
                             write_pdb_topology(topo_path, elements_per_atom, xu, box,
-                                               title=f"mdargy EMD {config.output_dir}")
+                                               title="mdargy EMD: topology of traj.nc")
                     if dump_fh is not None:
                         origin = eng.lmp.extract_box()[0]
                         dump_fh.write(dump_frame_text(
