@@ -93,22 +93,6 @@ def test_progress_eta():
     assert format_duration(3725) == "1h02m" and format_duration(75) == "1m15s"
 
 
-def test_progress_eta_from_checkpoints_before_any_task_ends():
-    now = [0.0]
-    frac = {"a": 0.2, "b": None}
-    p = Progress({"a": 10.0, "b": 10.0}, n_groups=2, clock=lambda: now[0],
-                 fraction=lambda t: frac[t])
-    p.start("a"), p.start("b")  # "a" resumes at 20 %
-    now[0] = 4.0
-    assert p.eta_s() is None  # no progress since the start yet
-    frac["a"] = 0.6  # 40 % in 4 s: 1 cost unit per second
-    # a: 40 % left = 4 s; b (no checkpoint yet): 10 s expected, 4 s elapsed -> 6 s left;
-    # 10 s of work over 2 groups = 5 s, but b alone needs 6 s
-    assert p.eta_s() == pytest.approx(6.0)
-    frac["b"] = 0.9  # now b's rate counts too: (1 + 9/4)/2 = 1.625 cost units per second
-    assert p.eta_s() == pytest.approx(10 * 0.4 / 1.625)  # a's remainder dominates
-
-
 _MPI_SCRIPT = textwrap.dedent(
     """
     import json, sys, time

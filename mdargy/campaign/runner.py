@@ -8,18 +8,22 @@ rank 0 writes its task's directory; every rank runs LAMMPS.
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 import time
 from pathlib import Path
 from typing import Callable
 
 from mdargy.campaign import adapters
-from mdargy.campaign.progress import Progress, format_duration
+from mdargy.campaign.execute import run_task
+from mdargy.campaign.progress import MDStage, Progress, format_duration
 from mdargy.campaign.scheduler import Events, Outcome, run_queue
 from mdargy.campaign.schema import CampaignSpec, load_campaign
 from mdargy.campaign.store import CampaignStore, utc_now
 from mdargy.campaign.tasks import Task, build_tasks
 from mdargy.errors import InputError, MdargyError
+from mdargy.io.runprogress import PROGRESS_NAME
+from mdargy.lammps.runtime import get_comm, serial_ase_io
 from mdargy.results import provenance
 
 #: ``executor(spec, task, workdir, comm) -> dict`` runs one task (collectively on ``comm``) in
@@ -65,9 +69,30 @@ def _bcast_or_raise(comm, fn):
     return value
 
 
+def _md_steps(cfg) -> int:
+    """Steps of a driver run: its last LAMMPS step (equilibration + production or NEMD)."""
+    return int(cfg.equilibration_steps) + int(getattr(cfg, "nemd_steps", None)
+                                              or getattr(cfg, "production_steps", 0))
+
+
+def md_stages(spec: CampaignSpec, task: Task, workdir: Path) -> list[MDStage]:
+    """The LAMMPS runs of ``task`` in order, with their step counts and sizes (for the ETA)."""
+    cfg = adapters.driver_config(spec, task, workdir)
+    stages = []
+    if task.kind == "nemd" and spec.nemd.npt_ps > 0:
+        npt = adapters.npt_config(spec, task, workdir, cfg.structure, cfg.type_elements, seed=1)
+        stages.append(MDStage(Path(npt.output_dir) / PROGRESS_NAME, _md_steps(npt),
+                              math.prod(npt.replicate)))
+    stages.append(MDStage(Path(cfg.output_dir) / PROGRESS_NAME, _md_steps(cfg),
+                          math.prod(cfg.replicate)))
+    return stages
+
+
 class _CampaignEvents(Events):
-    def __init__(self, store: CampaignStore, progress: Progress, tasks: dict[str, Task], quiet: bool):
+    def __init__(self, store: CampaignStore, progress: Progress, tasks: dict[str, Task], quiet: bool,
+                 spec: CampaignSpec):
         self.store, self.progress, self.tasks, self.quiet = store, progress, tasks, quiet
+        self.spec = spec
 
     def on_start(self, task, group, n_ranks):
         e = self.store.index["tasks"][task.id]
@@ -81,7 +106,11 @@ class _CampaignEvents(Events):
             self.progress.say(self.progress.line())
 
     def on_finish(self, task, outcome: Outcome):
-        self.progress.finish(task.id, outcome.ok, outcome.wall_s)
+        # a finished task's folder has moved from work/ to tasks/ (its last progress notes
+        # give the time spent after the MD)
+        final = self.store.final_path(task.id)
+        self.progress.finish(task.id, outcome.ok, outcome.wall_s,
+                             md_stages(self.spec, task, final) if final.is_dir() else None)
         if outcome.ok:
             self.store.update(task.id, status="done", wall_s=outcome.wall_s, error=None,
                               finished_utc=utc_now())
@@ -101,13 +130,6 @@ class _CampaignEvents(Events):
     def on_tick(self):
         if not self.quiet:
             self.progress.say(self.progress.line())
-
-
-def serial_ase_io() -> None:
-    """Make ASE's file I/O serial (see :func:`mdargy.lammps.runtime.serial_ase_io`)."""
-    from mdargy.lammps.runtime import serial_ase_io as _serial
-
-    _serial()
 
 
 #: Seconds between refreshes of the run lock (a lock older than 4 periods is stale).
@@ -160,14 +182,12 @@ def run_campaign(
     RunSummary
         The same on every rank.
     """
-    from mdargy.lammps.runtime import get_comm
-
     comm = get_comm(comm)
     serial_ase_io()
     rank = comm.Get_rank()
     t_start = time.monotonic()
     if executor is None:
-        from mdargy.campaign.execute import run_task as executor
+        executor = run_task
 
     def load():
         if isinstance(campaign, CampaignSpec):
@@ -216,24 +236,10 @@ def run_campaign(
     hb_stop = threading.Event()
     hb_thread = None
     if rank == 0:
-        total_steps = {}
-        for t in todo:
-            cfg = adapters.driver_config(spec, t, store.work_path(t.id))
-            total_steps[t.id] = cfg.equilibration_steps + (
-                cfg.nemd_steps if t.kind == "nemd" else cfg.production_steps)
-
-        def fraction(task_id):
-            import json
-
-            state = store.work_path(task_id) / "run" / "checkpoints" / "state.json"
-            try:
-                return int(json.loads(state.read_text())["step"]) / total_steps[task_id]
-            except (OSError, ValueError, KeyError, TypeError):
-                return None
-
-        progress = Progress({t.id: t.cost for t in todo}, n_groups, already_done=len(skipped),
-                            name=spec.name, fraction=fraction)
-        events = _CampaignEvents(store, progress, by_id, quiet)
+        stages = {t.id: md_stages(spec, t, store.work_path(t.id)) for t in todo}
+        progress = Progress({t: sum(s.cost for s in st) for t, st in stages.items()}, n_groups,
+                            already_done=len(skipped), name=spec.name, stages=stages)
+        events = _CampaignEvents(store, progress, by_id, quiet, spec)
         if not quiet:
             progress.say(f"campaign {spec.name}: {len(tasks)} tasks, {len(skipped)} already done, "
                          f"{len(stale)} stale, {len(todo)} to run on {n_groups} group"
