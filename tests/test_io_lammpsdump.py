@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from mdargy.errors import InputError
-from mdargy.io.lammpsdump import available_engines, read_lammps_dump
+from mdargy.io.lammpsdump import available_engines, dump_frame_text, read_lammps_dump
 
 ENGINES = available_engines()
 N_ATOMS, N_FRAMES = 23, 12
@@ -243,6 +243,77 @@ def test_time_and_real_units_are_converted_to_metal(tmp_path):
     path.write_text(path.read_text().replace("real", "lj"))
     with pytest.raises(InputError, match="units 'lj'"):
         read_lammps_dump(path)
+
+
+def test_units_option_for_dumps_without_units(tmp_path):
+    """A real-units dump without ITEM: UNITS: converted when units="real" is given; a dump
+    that names its units must agree with the option."""
+    truth = _walk()
+    vel = np.ones_like(truth) * 0.005
+    cols = ("id", "type", "xu", "yu", "zu", "vx", "vy", "vz")
+    vals = {**_cols(truth, ("xu", "yu", "zu")), **_cols(vel, ("vx", "vy", "vz"))}
+    path = write_dump(tmp_path / "r.dump", cols, vals, time_ps=np.arange(N_FRAMES) * 25.0)
+    assert read_lammps_dump(path).units == "metal (assumed)"
+    d = read_lammps_dump(path, units="real")
+    assert d.units == "metal (converted from real) (given)"
+    np.testing.assert_allclose(d.velocities, 5.0)
+    np.testing.assert_allclose(d.times_ps, np.arange(N_FRAMES) * 0.025)
+    assert read_lammps_dump(path, units="metal").units == "metal (given)"
+    named = write_dump(tmp_path / "m.dump", cols, vals, units="metal")
+    with pytest.raises(InputError, match="ITEM: UNITS metal but units 'real'"):
+        read_lammps_dump(named, units="real")
+    with pytest.raises(InputError, match="units 'lj'"):
+        read_lammps_dump(path, units="lj")
+
+
+def test_gzip_dumps_read_like_plain_ones(tmp_path):
+    import gzip
+
+    from mdargy.io.trajectory import detect_format, load_trajectory
+
+    truth = _walk()
+    plain = write_dump(tmp_path / "t.lammpstrj", ("id", "type", "xu", "yu", "zu"),
+                       _cols(truth, ("xu", "yu", "zu")), shuffle_seed=2)
+    gz = tmp_path / "t.lammpstrj.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    for e in ENGINES:
+        assert np.array_equal(read_lammps_dump(gz, engine=e).positions, truth)
+    assert detect_format(gz) == "lammpsdump"
+    t = load_trajectory(gz, types="1=Cu,2=P,3=S", timestep_fs=1.0)
+    assert np.array_equal(t.positions, truth) and t.dt_ps == pytest.approx(0.05)
+    gz.write_bytes(gzip.compress(plain.read_bytes())[:-200])  # cut short
+    with pytest.raises(InputError, match="cannot decompress it"):
+        read_lammps_dump(gz)
+
+
+@pytest.mark.parametrize("box", [ORTHO, TRICLINIC], ids=["ortho", "triclinic"])
+def test_frame_writer_round_trip_with_elements_time_and_units(tmp_path, box):
+    """mdargy's dump writer (EMD traj.lammpstrj): element column, ITEM: TIME, ITEM: UNITS in
+    the first frame; read back here and by ASE with the elements."""
+    import ase.io
+
+    truth = _walk()
+    vel = _walk(seed=9)
+    types = (np.arange(N_ATOMS) % 3) + 1
+    els = np.array(["Cu", "P", "S"])[types - 1]
+    text = b"".join(dump_frame_text(1000 + 10 * f, box[0], types, truth[f], vel[f], box[1],
+                                    elements=els, time_ps=5.0 + 0.01 * f,
+                                    units="metal" if f == 0 else None)
+                    for f in range(N_FRAMES))
+    assert text.count(b"ITEM: UNITS") == 1 and text.count(b"ITEM: TIME\n") == N_FRAMES
+    path = tmp_path / "w.lammpstrj"
+    path.write_bytes(text)
+    for e in ENGINES:
+        d = read_lammps_dump(path, engine=e)
+        assert d.elements.tolist() == els.tolist() and d.units == "metal"
+        assert d.steps.tolist() == list(range(1000, 1000 + 10 * N_FRAMES, 10))
+        np.testing.assert_allclose(d.times_ps, 5.0 + 0.01 * np.arange(N_FRAMES), rtol=1e-12)
+        np.testing.assert_allclose(d.positions, truth, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(d.velocities, vel, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(d.box_A, box[0], atol=1e-12)
+    images = ase.io.read(path, index=":", format="lammps-dump-text")
+    assert len(images) == N_FRAMES and images[0].get_chemical_symbols() == els.tolist()
+    np.testing.assert_allclose(images[-1].positions, truth[-1], rtol=1e-9, atol=1e-8)
 
 
 def test_bad_files_raise_input_error_naming_the_file(tmp_path):
