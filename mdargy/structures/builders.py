@@ -25,7 +25,13 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+import mdargy
 from mdargy.errors import InputError
+from mdargy.io.atomic import atomic_write_bytes, atomic_write_text
+from mdargy.structures import cu7ps6
+from mdargy.structures.cu7ps6 import coordination_numbers, density_g_cm3
+from mdargy.structures.geometry import min_pair_distances
+from mdargy.structures.load import read_structure, write_lammps_data
 
 #: Physical lower bounds on interatomic distances (Å) used by :func:`check_min_distances`:
 #: about 20 % below the shortest bonds of Cu7PS6 (P–S 2.05, Cu–S 2.2, Cu–Cu 2.4).
@@ -93,21 +99,6 @@ def check_elements(atoms, potential_elements: Sequence[str], path=None, potentia
 
 def _fmt(comp: Mapping[str, int]) -> str:
     return "".join(f"{k}{v}" for k, v in comp.items())
-
-
-def min_pair_distances(atoms, cutoff: float = 6.0) -> dict[str, float]:
-    """Shortest distance (Å) for every pair of species present (``inf`` beyond ``cutoff``)."""
-    from ase.neighborlist import neighbor_list
-
-    sym = np.array(atoms.get_chemical_symbols())
-    species = sorted(set(sym))
-    i, j, d = neighbor_list("ijd", atoms, cutoff)
-    out = {}
-    for a_i, s1 in enumerate(species):
-        for s2 in species[a_i:]:
-            m = (sym[i] == s1) & (sym[j] == s2)
-            out[f"{s1}-{s2}"] = float(d[m].min()) if m.any() else float("inf")
-    return out
 
 
 def check_min_distances(atoms, limits: Mapping[str, float] | None = None, path=None) -> dict[str, float]:
@@ -185,18 +176,15 @@ def build(phase: str, cells: Sequence[int] = (1, 1, 1), seed: int = 0, a: float 
           min_cu_cu: float | None = None, p213_file: str | os.PathLike | None = None):
     """Build Cu7PS6 in ``phase`` ``"f43m"`` (random Cu, drawn over the whole supercell) or
     ``"p213"`` (the shipped derived CIF, or ``p213_file``, repeated ``cells``)."""
-    from mdargy.structures import cu7ps6 as c
-
     if phase == "f43m":
         kw = {}
         if a is not None:
             kw["a"] = a
         if min_cu_cu is not None:
             kw["min_cu_cu"] = min_cu_cu
-        return c.build_f43m(cells=cells, seed=seed, **kw)
+        return cu7ps6.build_f43m(cells=cells, seed=seed, **kw)
     if phase == "p213":
         path = Path(p213_file) if p213_file else shipped_structure("p213")
-        from mdargy.structures.load import read_structure
 
         atoms = read_structure(path)
         check_composition(atoms, path=path)
@@ -227,10 +215,8 @@ def shipped_structure(phase: str) -> Path:
 
 def spacegroup(atoms, symprec: float = 1e-3) -> str:
     """International symbol and number from spglib, e.g. ``"P2_13 (198)"``."""
-    try:
-        import spglib
-    except ImportError as exc:  # pragma: no cover - spglib is in the test/train extras
-        raise InputError("spglib is needed for the space group: pip install spglib") from exc
+    import spglib  # a runtime dependency (also of phonopy)
+
     cell = (atoms.cell.array, atoms.get_scaled_positions(), atoms.numbers)
     sg = spglib.get_spacegroup(cell, symprec=symprec)
     return sg or "unknown"
@@ -241,8 +227,6 @@ def structure_report(atoms, coordination_cutoff: float = 2.75, symprec: float = 
 
     The Cu coordination counts S within ``coordination_cutoff`` Å (histogram ``{CN: count}``).
     """
-    from mdargy.structures.cu7ps6 import coordination_numbers, density_g_cm3
-
     comp = composition(atoms)
     rep = {
         "n_atoms": len(atoms),
@@ -268,8 +252,6 @@ def write_cif(path, atoms, header_lines: Sequence[str] = (), force: bool = False
     """
     from ase.io import write
 
-    from mdargy.io.atomic import atomic_write_text
-
     _refuse(Path(path), force)
     buf = io.BytesIO()
     write(buf, atoms, format="cif")
@@ -286,9 +268,6 @@ def write_structure(path, atoms, fmt: str | None = None, type_elements: Sequence
     ``type_elements`` (default Cu, P, S for Cu7PS6, else order of appearance).
     """
     from ase.data import atomic_masses, atomic_numbers
-
-    from mdargy.io.atomic import atomic_write_bytes
-    from mdargy.structures.load import write_lammps_data
 
     path = Path(path)
     _refuse(path, force)
@@ -338,6 +317,4 @@ def _ase_format(path: Path) -> str:
 
 
 def _version() -> str:
-    import mdargy
-
     return mdargy.__version__

@@ -50,7 +50,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from mdargy.constants import A3_TO_CM3, AVOGADRO_PER_MOL
 from mdargy.errors import InputError
+from mdargy.structures.geometry import min_pair_distances
 
 # ----------------------------------------------------------------------------------------------
 # Literature values
@@ -96,15 +98,13 @@ def lattice_constant_from_density(rho_g_cm3: float = LITERATURE["density_g_cm3"]
     """Cubic lattice constant (Å) of a Cu28P4S24 cell with mass density ``rho_g_cm3``."""
     if not rho_g_cm3 > 0:
         raise InputError(f"density must be positive, got {rho_g_cm3}")
-    avogadro = 6.02214076e23
-    volume_cm3 = formula_mass() / avogadro / rho_g_cm3
-    return float((volume_cm3 * 1e24) ** (1.0 / 3.0))
+    volume_cm3 = formula_mass() / AVOGADRO_PER_MOL / rho_g_cm3
+    return float((volume_cm3 / A3_TO_CM3) ** (1.0 / 3.0))
 
 
 def density_g_cm3(atoms) -> float:
     """Mass density of ``atoms`` in g/cm³."""
-    avogadro = 6.02214076e23
-    return float(atoms.get_masses().sum() / avogadro / (atoms.get_volume() * 1e-24))
+    return float(atoms.get_masses().sum() / AVOGADRO_PER_MOL / (atoms.get_volume() * A3_TO_CM3))
 
 
 #: Default lattice constant (Å): the one that reproduces the literature density 4.91 g/cm³
@@ -558,19 +558,9 @@ def coordination_numbers(atoms, center: str = "Cu", ligand: str = "S", cutoff: f
     return counts[idx]
 
 
-def min_distances(atoms) -> dict[str, float]:
-    """Shortest distance (Å) for every pair of species, e.g. ``{"Cu-Cu": 2.41, ...}``."""
-    from ase.neighborlist import neighbor_list
-
-    syms = sorted(set(atoms.get_chemical_symbols()))
-    out = {}
-    cutoff = 6.0
-    i, j, d = neighbor_list("ijd", atoms, cutoff, self_interaction=False)
-    sym = np.array(atoms.get_chemical_symbols())
-    for s1, s2 in itertools.combinations_with_replacement(syms, 2):
-        m = (sym[i] == s1) & (sym[j] == s2)
-        out[f"{s1}-{s2}"] = float(d[m].min()) if m.any() else float("inf")
-    return out
+#: Shortest distance per species pair: :func:`mdargy.structures.geometry.min_pair_distances`
+#: (the name the structure-derivation script uses).
+min_distances = min_pair_distances
 
 
 # ----------------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ import numpy as np
 
 from mdargy.analysis.sites import SiteReference
 from mdargy.errors import InputError
+from mdargy.structures.cu7ps6 import (A_DEFAULT, cu_candidate_sites, f43m_operations,
+                                      framework_sites)
 
 __all__ = ["REFERENCES", "site_reference"]
 
@@ -42,9 +44,6 @@ def site_reference(name: str = "cu7ps6", a_A: float | None = None):
     key = str(name).lower()
     if key != "cu7ps6":
         raise InputError(f"unknown site reference {name!r} (have: {', '.join(REFERENCES)})")
-    from mdargy.structures.cu7ps6 import (A_DEFAULT, cu_candidate_sites, f43m_operations,
-                                          framework_sites)
-
     a = float(a_A or A_DEFAULT)
     sites = cu_candidate_sites(a)
     fw = framework_sites(a)
