@@ -205,7 +205,8 @@ def test_toml_overrides_and_dry_run(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "pair_style sw" in out.stdout and "fix eq all npt" in out.stdout
     assert "dump traj all custom 10" in out.stdout
-    assert not (tmp_path / "dry").exists()  # nothing written
+    # no run: only the deck (input + data file) is written, see tests/test_dry_run_deck.py
+    assert [p.name for p in (tmp_path / "dry").iterdir()] == ["deck"]
 
 
 def _load_traj(path):

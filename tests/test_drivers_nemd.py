@@ -214,8 +214,8 @@ def test_dry_run_and_bad_inputs(tmp_path):
     assert "fix hot hot langevin 70 70 0.25" in p.stdout and "tally yes" in p.stdout
     assert "heat/flux" not in p.stdout
     p = subprocess.run([PY, "-m", "mdargy", "nemd", str(EXAMPLES / "lj_argon_nemd.toml"),
-                        "--dry-run", "--method", "muller-plathe"], capture_output=True, text=True,
-                       timeout=120)
+                        "--dry-run", str(tmp_path / "deck-mp"), "--method", "muller-plathe"],
+                       capture_output=True, text=True, timeout=120)
     assert "fix mp all thermal/conductivity 20 x 12 swap 1" in p.stdout
     with pytest.raises(InputError, match="n_bins must be even"):
         bar(tmp_path, n_bins=15)

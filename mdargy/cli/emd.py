@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
+
+from mdargy.cli import is_root
+from mdargy.drivers.common import check_config_types
+from mdargy.drivers.config import EMDConfig, apply_overrides, read_toml
+from mdargy.drivers.deck import INPUT_NAME, deck_folder, write_deck
+from mdargy.drivers.emd import emd_input, run_emd
+from mdargy.errors import AlreadyDoneError
 
 
 def add_common_arguments(p) -> None:
@@ -16,8 +24,11 @@ def add_common_arguments(p) -> None:
     p.add_argument("-T", "--temperature", type=float, metavar="K",
                    help="temperature in K (overrides temperature_K)")
     p.add_argument("--seed", type=int, help="random seed (overrides seed)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="check the inputs and print the LAMMPS input that would run; run nothing")
+    p.add_argument("--dry-run", nargs="?", const="", default=None, metavar="DIR",
+                   help="check the inputs, write the LAMMPS deck of this run (in.lammps, "
+                   "structure.data, the potential's files) into DIR (default OUTPUT_DIR/deck) "
+                   "and print its input; run nothing. Run the deck with 'lmp -in in.lammps' in "
+                   "DIR")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--fresh", action="store_true",
                    help="start afresh in an output directory holding a run with other settings "
@@ -41,15 +52,19 @@ def collect_overrides(args) -> list[str]:
 
 def load_config(cls, path, overrides):
     """Read a run configuration (TOML + overrides), checking value types first."""
-    from pathlib import Path
-
-    from mdargy.drivers.common import check_config_types
-    from mdargy.drivers.config import apply_overrides, read_toml
-
     path = Path(path)
     data = apply_overrides(read_toml(path), overrides)
     check_config_types(cls, data, path)
     return cls.from_dict(data, base_dir=path.parent, source=path)
+
+
+def write_dry_run(config, folder, make_input) -> None:
+    """``--dry-run``: write the deck (:mod:`mdargy.drivers.deck`), print its input and where
+    it is."""
+    deck, text = write_deck(config, deck_folder(config, folder), make_input)
+    print(text, end="")
+    print(f"wrote the LAMMPS deck to {deck}: run it there with 'lmp -in {INPUT_NAME}'",
+          file=sys.stderr)
 
 
 def add_parser(sub):
@@ -57,7 +72,8 @@ def add_parser(sub):
         "emd", help="equilibrium MD: trajectory of unwrapped positions and velocities",
         description="Run (or resume) equilibrium MD from a TOML configuration: optional "
         "minimisation, NVT/NPT equilibration, NVT/NVE production writing thermo.csv, "
-        "traj.mdtraj (binary), traj.lammpstrj, final.data and metadata.json into output_dir. "
+        "traj.nc (NetCDF, AMBER convention; traj.pdb as its topology), traj.lammpstrj, "
+        "final.data and metadata.json into output_dir. "
         "Re-running a killed run continues from its last checkpoint after verifying it; a finished "
         "run is reported as done; a directory made with other settings is refused (--fresh "
         "moves it aside). Launch with mpirun for parallel runs.")
@@ -67,23 +83,13 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from mdargy.cli import is_root
-    from mdargy.drivers.config import EMDConfig
-    from mdargy.errors import AlreadyDoneError
-
     config = load_config(EMDConfig, args.config, collect_overrides(args))
     root = is_root()
-    if args.dry_run:
-        from mdargy.drivers.common import prepare_structure
-        from mdargy.drivers.emd import emd_input
-
+    if args.dry_run is not None:
         if root:
-            prep = prepare_structure(config, config.output_dir, write=False)
-            print(emd_input(config, f"{config.output_dir}/structure.data", prep["type_elements"]),
-                  end="")
+            write_dry_run(config, args.dry_run,
+                          lambda prep, data: emd_input(config, data, prep["type_elements"]))
         return 0
-    from mdargy.drivers.emd import run_emd
-
     try:
         res = run_emd(config, progress=not args.quiet, fresh=args.fresh, recover=args.recover)
     except AlreadyDoneError as exc:

@@ -6,8 +6,7 @@ import sys
 from pathlib import Path
 
 from mdargy.cli import is_root
-from mdargy.cli.emd import add_common_arguments, collect_overrides, load_config
-from mdargy.drivers.common import prepare_structure
+from mdargy.cli.emd import add_common_arguments, collect_overrides, load_config, write_dry_run
 from mdargy.drivers.config import NEMDConfig
 from mdargy.drivers.nemd import nemd_input, run_nemd
 from mdargy.errors import AlreadyDoneError
@@ -35,11 +34,10 @@ def run(args) -> int:
         ov.append(f'method="{args.method}"')
     config = load_config(NEMDConfig, args.config, ov)
     root = is_root()
-    if args.dry_run:
+    if args.dry_run is not None:
         if root:
-            prep = prepare_structure(config, config.output_dir, write=False)
-            print(nemd_input(config, f"{config.output_dir}/structure.data",
-                             prep["type_elements"], prep["cell_A"]), end="")
+            write_dry_run(config, args.dry_run, lambda prep, data: nemd_input(
+                config, data, prep["type_elements"], prep["cell_A"]))
         return 0
     try:
         r = run_nemd(config, progress=not args.quiet, fresh=args.fresh, recover=args.recover)
