@@ -16,19 +16,10 @@ Modules, one concept each:
 See ``docs/campaigns.md`` for the user's guide.
 """
 
-from mdargy.campaign.schema import CampaignSpec, load_campaign, parse_campaign  # noqa: F401
-from mdargy.campaign.tasks import Task, build_tasks  # noqa: F401
+from mdargy.campaign.report import build_report
+from mdargy.campaign.runner import run_campaign
+from mdargy.campaign.schema import CampaignSpec, load_campaign, parse_campaign
+from mdargy.campaign.tasks import Task, build_tasks
 
-
-def run_campaign(*args, **kwargs):
-    """See :func:`mdargy.campaign.runner.run_campaign`."""
-    from mdargy.campaign.runner import run_campaign as _run
-
-    return _run(*args, **kwargs)
-
-
-def build_report(*args, **kwargs):
-    """See :func:`mdargy.campaign.report.build_report`."""
-    from mdargy.campaign.report import build_report as _build
-
-    return _build(*args, **kwargs)
+__all__ = ["CampaignSpec", "load_campaign", "parse_campaign", "Task", "build_tasks",
+           "run_campaign", "build_report"]

@@ -40,6 +40,7 @@ import traceback
 from typing import Any, Callable, Protocol, Sequence
 
 from mdargy.errors import InputError
+from mdargy.lammps.runtime import get_comm
 
 _TAG_REQUEST = 11
 _TAG_REPLY = 12
@@ -255,8 +256,6 @@ def run_queue(
         Every finished or failed task (in completion order), identical on all ranks. Tasks not
         handed out (``stop_after_s``) are absent.
     """
-    from mdargy.lammps.runtime import get_comm
-
     comm = get_comm(comm)
     events = events or Events()
     size, rank = comm.Get_size(), comm.Get_rank()

@@ -6,18 +6,8 @@ communicator, writes into ``config.output_dir``, checkpoints and resumes
 (``emd_input``/``nemd_input``) for ``--dry-run`` and tests.
 """
 
-from mdargy.drivers.config import EMDConfig, NEMDConfig  # noqa: F401
+from mdargy.drivers.config import EMDConfig, NEMDConfig
+from mdargy.drivers.emd import run_emd
+from mdargy.drivers.nemd import run_nemd
 
-
-def run_emd(config, comm=None, progress=True, **kwargs):
-    """See :func:`mdargy.drivers.emd.run_emd` (``fresh=``, ``recover=``)."""
-    from mdargy.drivers.emd import run_emd as _run
-
-    return _run(config, comm=comm, progress=progress, **kwargs)
-
-
-def run_nemd(config, comm=None, progress=True, **kwargs):
-    """See :func:`mdargy.drivers.nemd.run_nemd` (``fresh=``, ``recover=``)."""
-    from mdargy.drivers.nemd import run_nemd as _run
-
-    return _run(config, comm=comm, progress=progress, **kwargs)
+__all__ = ["EMDConfig", "NEMDConfig", "run_emd", "run_nemd"]

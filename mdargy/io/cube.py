@@ -12,13 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from mdargy.constants import BOHR_A
 from mdargy.errors import InputError
 from mdargy.io.atomic import atomic_write_text
 
 __all__ = ["BOHR_A", "write_cube", "read_cube"]
-
-#: 1 bohr in Å (CODATA 2018).
-BOHR_A = 0.529177210903
 
 
 def write_cube(path, grid, cell_A, origin_A=(0.0, 0.0, 0.0), numbers=(), positions_A=(),

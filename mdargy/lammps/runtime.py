@@ -24,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+import mdargy
 from mdargy.errors import LammpsError, MissingCapabilityError
 
 _MPI_PRELOADED: str | None = None
@@ -294,7 +295,6 @@ def _lammps_date(version: int) -> str:
 
 def capabilities(comm=None) -> Capabilities:
     """Build the capability report (collective over ``comm``)."""
-    import mdargy
     from mpi4py import MPI
 
     comm = get_comm(comm)

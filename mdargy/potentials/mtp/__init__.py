@@ -36,16 +36,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from mdargy.potentials.mtp.mtpfile import MTPPotential, parse_mtp_text, read_mtp, write_mtp
+from mdargy.potentials.mtp.templates import make_template
 
 __all__ = ["MTPPotential", "read_mtp", "write_mtp", "parse_mtp_text", "make_template",
            "lammps_plugin_dir"]
-
-
-def make_template(*args, **kwargs):
-    """See :func:`mdargy.potentials.mtp.templates.make_template`."""
-    from mdargy.potentials.mtp.templates import make_template as _mt
-
-    return _mt(*args, **kwargs)
 
 
 def lammps_plugin_dir() -> str:

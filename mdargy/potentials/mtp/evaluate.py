@@ -15,6 +15,8 @@ from typing import Sequence
 import numpy as np
 
 from mdargy.errors import InputError
+from mdargy.lammps.runtime import create_lammps, import_lammps, run_commands
+from mdargy.structures.builders import check_elements
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,8 +102,6 @@ def evaluate(potential, elements, cell, positions, types, periodic: bool = True,
     types : (n,) int array
         1-based LAMMPS atom types.
     """
-    from mdargy.lammps.runtime import create_lammps, import_lammps, run_commands
-
     L = import_lammps()
     lmp = create_lammps(comm)
     try:
@@ -154,8 +154,6 @@ def evaluate_atoms(potential, atoms, elements: Sequence[str], comm=None,
     element of ``atoms`` must be in it.
     """
     from ase.geometry import cell_to_cellpar, cellpar_to_cell
-
-    from mdargy.structures.builders import check_elements
 
     check_elements(atoms, elements, potential=potential)
     symbols = atoms.get_chemical_symbols()

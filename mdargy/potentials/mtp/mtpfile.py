@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from mdargy.errors import InputError
+from mdargy.io.atomic import atomic_write_text, refuse_overwrite
 
 SUPPORTED_VERSION = "1.1.0"
 SUPPORTED_RADIAL_BASIS = ("RBChebyshev",)
@@ -551,8 +552,6 @@ def read_mtp(path: str | os.PathLike, require_trained: bool = False) -> MTPPoten
 
 def write_mtp(path: str | os.PathLike, pot: MTPPotential, force: bool = False) -> Path:
     """Write ``pot`` atomically in MLIP's layout; refuse to overwrite unless ``force``."""
-    from mdargy.io.atomic import atomic_write_text, refuse_overwrite
-
     refuse_overwrite(path, force)
     return atomic_write_text(path, pot.to_text())
 
