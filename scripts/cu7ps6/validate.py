@@ -36,6 +36,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
+from mdargy.io.runmeta import run_trajectory  # noqa: E402
+
 CASES = (("p213", 300.0, "cu7ps6_emd_300K.toml"), ("f43m", 550.0, "cu7ps6_emd_550K.toml"))
 PAPER = {"D_Cu_550K_cm2_s": 5.5e-5, "Cu_modes_below_meV": 15.0}
 PAIRS = (("Cu", "S"), ("P", "S"), ("S", "S"), ("Cu", "Cu"), ("Cu", "P"), ("P", "P"))
@@ -107,8 +109,8 @@ def main(argv=None):
                 "--set", f"equilibration_steps={int(round(args.equil_ps * 1000))}",
                 "--set", f"production_steps={int(round(args.ps * 1000))}",
                 "--set", f"dump_every={args.dump_every}", "--set", "text_dump=false", ranks=args.ranks)
-        _mdargy("msd", run / "traj.mdtraj", "-o", run / "msd", "--force", "-T", T)
-        _mdargy("dos", run / "traj.mdtraj", "-o", run / "dos", "--force")
+        _mdargy("msd", run_trajectory(run), "-o", run / "msd", "--force", "-T", T)
+        _mdargy("dos", run_trajectory(run), "-o", run / "dos", "--force")
         emd = json.loads((run / "result.json").read_text())
         msd = json.loads((run / "msd" / "msd.json").read_text())
         dos = json.loads((run / "dos" / "dos.json").read_text())
@@ -128,7 +130,7 @@ def main(argv=None):
         if calc_lab is not None:
             from mdargy.io.trajectory import load_trajectory
 
-            traj = load_trajectory(run / "traj.mdtraj")  # NVE: the box is the final one
+            traj = load_trajectory(run_trajectory(run))  # NVE: the box is the final one
             n = len(traj.positions)
             picks = np.linspace(n // 5, n - 1, args.n_label).astype(int)
             de, fr2 = [], []

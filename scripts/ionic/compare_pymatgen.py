@@ -21,12 +21,14 @@ import sys
 
 import numpy as np
 
+from mdargy.io.runmeta import run_trajectory
+
 
 def export(run_dir: str, out: str, species: str = "Cu", stride: int = 5) -> int:
     from mdargy.analysis.diffusion import diffusion_coefficients
     from mdargy.io.trajectory import load_trajectory
 
-    traj = load_trajectory(f"{run_dir}/traj.mdtraj", velocities=False)
+    traj = load_trajectory(run_trajectory(run_dir), velocities=False)
     T = json.load(open(f"{run_dir}/result.json"))["T_mean_K"]
     da = diffusion_coefficients(traj.positions, traj.dt_ps, species=traj.elements,
                                 masses=traj.masses_amu, T_K=T)

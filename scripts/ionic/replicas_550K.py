@@ -21,6 +21,8 @@ import numpy as np
 
 from mdargy.analysis.conductivity import ionic_conductivity
 from mdargy.analysis.diffusion import K_B_EV_K, diffusion_coefficients
+from mdargy.errors import InputError
+from mdargy.io.runmeta import run_trajectory
 from mdargy.io.trajectory import load_trajectory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,11 +61,13 @@ def main():
         (f"runs/ionic-cu7ps6-550K-seed{s}", False) for s in (551, 552, 553)]
     for run, split in runs:
         p = ROOT / run
-        if not (p / "traj.mdtraj").exists():
+        try:
+            traj_path = run_trajectory(p)
+        except InputError:
             print(f"missing {run}: skipped")
             continue
         T = json.loads((p / "result.json").read_text())["T_mean_K"]
-        tr = load_trajectory(p / "traj.mdtraj", velocities=False)
+        tr = load_trajectory(traj_path, velocities=False)
         if split:
             h = tr.n_frames // 2
             rows.append(piece(tr, T, slice(0, h + 1), f"{run} first half"))
