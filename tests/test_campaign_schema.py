@@ -162,7 +162,9 @@ def test_slurm_script(tmp_path):
     assert "#SBATCH --account=proj42" in text and "module load gcc" in text
     assert f"srun --mpi=pmi2 --ntasks=256 {sys.executable} -m mdargy campaign run {DEMO}" in text
     assert "--ranks-per-task 16" in text and "--stop-after 82800" in text  # 1 h margin
-    assert f"sbatch {tmp_path / 'job.sh'}" in text and "campaign status" in text
+    # the chain's successor: the submitted file as Slurm recorded it, else the saved script
+    assert "--dependency=afterany:" in text and f"me={tmp_path / 'job.sh'}" in text
+    assert "campaign status" in text and 'sbatch "$0"' not in text
     t2 = slurm_script(DEMO, 1, 8, "30", launcher="mpirun")
     assert "mpirun -np 8" in t2 and "--stop-after 1620" in t2 and "sbatch" not in t2.split(
         "left=$?")[1].split("echo")[0]

@@ -3,9 +3,18 @@
 The script requests ``nodes x tasks_per_node`` MPI ranks, starts ``mdargy campaign run`` under
 ``srun`` (or ``mpirun``) with ``--ranks-per-task k`` and a ``--stop-after`` that keeps a margin
 before the wall-time limit (no new task starts when it could not finish; running tasks are killed
-at the limit and resume from their checkpoints). With ``resubmit=True`` the script submits
-itself again at the end while the campaign is incomplete (``mdargy campaign status --check``
-exit code), so a campaign longer than the wall-time limit runs through as a chain of jobs.
+at the limit and resume from their checkpoints). With ``resubmit=True`` the campaign runs
+through as a chain of jobs: each job, when tasks are left (``mdargy campaign status --check``
+exit code), first submits its successor with ``--dependency=afterany:<this job>`` and then works.
+
+Why at the start and not at the end: at the wall-time limit Slurm kills the batch script along
+with its job steps, so a resubmission at the end of the script would never run in exactly the
+case it is for. The successor is the file that was submitted, as Slurm recorded it at submission
+(``scontrol show job``: ``Command=``); ``"$0"`` would be Slurm's spooled copy
+(``.../slurmd/job<id>/slurm_script``), gone when the job ends. A successor that finds the
+campaign complete exits at once (and is cancelled by its predecessor when that one completes
+the campaign normally); the chain stops when only failed tasks are left or after ``max_jobs``
+jobs. Tested against a real single-node Slurm (``scripts/slurm/``, ``tests/test_slurm_chain.py``).
 """
 
 from __future__ import annotations
@@ -83,6 +92,7 @@ def slurm_script(
     resubmit: bool = False,
     output: str | None = None,
     script_path: str | Path | None = None,
+    max_jobs: int = 100,
 ) -> str:
     """Text of a Slurm batch script that runs (or resumes) ``campaign_file``.
 
@@ -102,11 +112,15 @@ def slurm_script(
         Minutes before the limit after which no new task starts; default 10% of the limit,
         at least 2 and at most 60 minutes.
     resubmit : bool
-        Resubmit the script at the end while the campaign is incomplete.
+        Chain: while tasks are left, each job submits the next one (``afterany`` dependency)
+        before it starts working.
     output : str
         Campaign output directory (``--output``), if not the file's.
     script_path : path
-        Where the script will be saved (``resubmit`` submits that file again).
+        Where the script will be saved: the successor's file when Slurm has no record of the
+        submitted file (a script given on standard input).
+    max_jobs : int
+        Longest chain (a guard against a campaign that makes no progress).
     """
     for name, v in (("nodes", nodes), ("tasks_per_node", tasks_per_node),
                     ("ranks_per_task", ranks_per_task)):
@@ -168,15 +182,50 @@ def slurm_script(
     ]
     if setup.strip():
         lines += ["", "# environment", *setup.strip().splitlines()]
-    lines += ["", launch, "status=$?", ""]
     check = f"{shlex.quote(python)} -m mdargy campaign status {cf}{out_arg} --check >/dev/null"
+    if resubmit:
+        if int(max_jobs) < 1:
+            raise InputError(f"max_jobs must be >= 1, got {max_jobs}")
+        fallback = shlex.quote(str(Path(script_path).resolve())) if script_path else "''"
+        lines += [
+            "",
+            "# chain: while tasks are left, submit the successor first (afterany: it runs when",
+            "# this job ends, also when it is killed at its time limit, which kills this script",
+            "# too). It is the file that was submitted, as Slurm recorded it -- not \"$0\", which",
+            "# is Slurm's spooled copy of this script.",
+            "chain=${MDARGY_CHAIN_JOB:-1}",
+            "next=",
+            check,
+            "left=$?   # 0: complete, 3: tasks left to run, 1: only failed tasks left",
+            'if [ "$left" -eq 0 ]; then echo "mdargy: campaign complete, nothing to do"; exit 0; fi',
+            'if [ "$left" -ne 3 ] && [ "$chain" -gt 1 ]; then',
+            '    echo "mdargy: only failed tasks are left (see their error.txt): the chain stops"',
+            "    exit 1",
+            "fi",
+            'me=$(scontrol show job "$SLURM_JOB_ID" 2>/dev/null | sed -n "s/^ *Command=//p" | head -n 1)',
+            f'[ -f "$me" ] || me={fallback}',
+            'if [ "$left" -ne 3 ]; then',
+            "    :  # only failed tasks: retried once by this job, no successor",
+            f'elif [ "$chain" -ge {int(max_jobs)} ]; then',
+            f'    echo "mdargy: {int(max_jobs)} jobs in this chain: not resubmitting (sbatch the script '
+            'again to go on)"',
+            'elif [ -f "$me" ]; then',
+            '    next=$(sbatch --parsable --dependency=afterany:"$SLURM_JOB_ID" '
+            '--export=ALL,MDARGY_CHAIN_JOB=$((chain + 1)) "$me")',
+            '    echo "mdargy: job $chain of the chain; submitted its successor $next ($me)"',
+            "else",
+            '    echo "mdargy: cannot tell which file was submitted (none recorded by Slurm): no '
+            'successor; sbatch the script again to go on"',
+            "fi",
+        ]
+    lines += ["", launch, "status=$?", ""]
     lines += [check, "left=$?   # 0: complete, 3: tasks left to run, 1: only failed tasks left"]
     if resubmit:
-        me = shlex.quote(str(Path(script_path).resolve())) if script_path else '"$0"'
         lines += [
-            "# chain: resubmit while tasks are left (not when only failed tasks remain, which",
-            "# would fail again: look at their error.txt first)",
-            f'if [ "$left" -eq 3 ]; then sbatch {me}; fi',
+            'if [ "$left" -eq 0 ]; then',
+            '    [ -n "$next" ] && scancel "$next"  # the successor would have nothing to do',
+            '    echo "mdargy: campaign complete"',
+            "fi",
         ]
     else:
         lines += ['if [ "$left" -ne 0 ]; then echo "campaign incomplete: sbatch this script again '
