@@ -268,3 +268,29 @@ def test_lammps_kind_with_the_shipped_mtp(tmp_path):
         es.append(lab(b, tmp_path)[0]["energy"])
     dE = (es[0] - es[1]) / (2 * h)
     assert dE == pytest.approx(at.get_volume() * np.sum(r0["stress"][:3]), rel=1e-3, abs=1e-3)
+
+
+def test_compare_recovers_known_offsets(tmp_path):
+    """compare_labels.compare: a model = labels + constant energy per atom + a known force error
+    on some atoms + a known pressure shift gives back exactly those numbers."""
+    import compare_labels
+
+    cfg, frames, out = _setup(tmp_path)
+    assert label.main(["label", str(cfg), str(frames), str(out)]) == 0
+    ref = compare_labels.load_set(out)
+    model = {}
+    for i, (fid, at) in enumerate(ref.items()):
+        e, f, s = compare_labels.efs(at)
+        f = f.copy()
+        f[0] += [0.3, 0.0, 0.0]  # one atom of 8: RMSE over 24 components = 0.3 / sqrt(24)
+        model[fid] = (e + len(at) * (0.010 + 0.002 * (-1) ** i), f,
+                      s - np.array([1, 1, 1, 0, 0, 0]) * 0.5 / compare_labels.GPA)
+    r = compare_labels.compare(ref, model)
+    assert r["n_frames"] == 4
+    assert r["energy_offset_meV_atom"] == pytest.approx(10.0)
+    assert r["energy_rmse_meV_atom_offset_removed"] == pytest.approx(2.0)
+    assert r["force_rmse_eV_A_Cu"] == pytest.approx(0.3 / np.sqrt(24))
+    assert "force_rmse_eV_A_P" not in r  # no P in these frames
+    assert r["pressure_diff_GPa_mean"] == pytest.approx(0.5)
+    assert r["stress_rmse_GPa_diagonal"] == pytest.approx(0.5)
+    assert r["stress_rmse_GPa_offdiagonal"] == pytest.approx(0.0, abs=1e-12)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The local (one core) CP2K queue behind results/cu7ps6/dft/: one CP2K process at a time,
 # single-threaded, niced. Resumable: rerun it and finished labels are skipped.
-#   1. frame 0 at 400 Ry (timing), then at 300 and 500 Ry (cutoff convergence);
-#   2. the validation set at 400 Ry, in file order (interleaved conditions).
+#   1. frame 0 at 400 Ry (timing), then at 500 Ry (cutoff convergence);
+#   2. the validation set at 400 Ry, in file order (interleaved conditions);
+#   3. frame 0 at 300 Ry (the cutoff trend; last, since CPU here was scarce).
 # Usage: nohup bash scripts/cp2k/run_local.sh runs/dft > runs/dft/queue.log 2>&1 &
 set -uo pipefail
 OUT=${1:-runs/dft}
@@ -13,6 +14,6 @@ FRAMES=${FRAMES:-$ROOT/results/cu7ps6/dft/frames_56.extxyz}
 export OMP_NUM_THREADS=1
 L="nice -n 15 $PY $ROOT/scripts/cu7ps6/label.py label"
 $L "$HERE/pbesol_gamma.toml" "$FRAMES" "$OUT/pbesol_400Ry" --only 0
-$L "$HERE/convergence/pbesol_gamma_300Ry.toml" "$FRAMES" "$OUT/pbesol_300Ry" --only 0
 $L "$HERE/convergence/pbesol_gamma_500Ry.toml" "$FRAMES" "$OUT/pbesol_500Ry" --only 0
 $L "$HERE/pbesol_gamma.toml" "$FRAMES" "$OUT/pbesol_400Ry"
+$L "$HERE/convergence/pbesol_gamma_300Ry.toml" "$FRAMES" "$OUT/pbesol_300Ry" --only 0

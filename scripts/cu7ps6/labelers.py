@@ -38,13 +38,14 @@ import importlib
 import json
 import os
 import re
+import resource
 import shutil
 import time
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-
 from ase.calculators.cp2k import CP2K
 from ase.stress import full_3x3_to_voigt_6_stress
 from ase.units import Rydberg
@@ -111,9 +112,15 @@ class LabelerConfig:
         return rec
 
 
+#: Settings that locate a file whose content is hashed separately (not in the digest).
+PATH_KEYS = {"mtp"}
+
+
 def settings_digest(kind: str, settings: dict) -> str:
-    """sha256 (first 16 hex digits) of the kind and settings, keys sorted."""
-    blob = json.dumps({"kind": kind, "settings": settings}, sort_keys=True, default=str)
+    """sha256 (first 16 hex digits) of the kind and settings, keys sorted (file paths left out:
+    the file's own sha256 is in the settings)."""
+    kept = {k: v for k, v in settings.items() if k not in PATH_KEYS}
+    blob = json.dumps({"kind": kind, "settings": kept}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -165,7 +172,7 @@ def parse_config(data: dict, path=None) -> LabelerConfig:
         if not mtp.exists():
             raise InputError(f"[labeler] mtp = {settings['mtp']!r}: no such file", path)
         settings["mtp_sha256"] = hashlib.sha256(mtp.read_bytes()).hexdigest()
-        settings["mtp"] = str(mtp)
+        settings["mtp"] = str(mtp.resolve())
     elif kind.startswith("ase:"):
         if not re.fullmatch(r"ase:[\w.]+:\w+", kind):
             raise InputError(f"[labeler] kind = {kind!r}: write 'ase:<module>:<Class>'", path)
@@ -294,7 +301,8 @@ class CP2KLabeler:
         if out_file.exists():
             out_file.unlink()  # a previous, interrupted attempt
         at = atoms.copy()
-        t0, c0 = time.time(), time.process_time()
+        t0 = time.time()
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         calc = CP2K(command=self.command, label=str(workdir / "cp2k"), xc=None,
                     basis_set=s["basis_set"], basis_set_file=s["basis_set_file"],
                     pseudo_potential=s["pseudo_potential"], potential_file=s["potential_file"],
@@ -310,8 +318,11 @@ class CP2KLabeler:
         finally:
             calc.close()
         wall = time.time() - t0
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         meta = parse_cp2k_output(out_file)
         meta["wall_s"] = wall
+        # CPU time of the CP2K processes (children waited for): core-seconds of the label
+        meta["cpu_s"] = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
         if not meta["scf_converged"]:
             raise MdargyError(f"{out_file}: SCF did not converge in {s['max_scf']} steps "
                               f"({meta['scf_steps']} done); not labelled")
@@ -339,9 +350,10 @@ def parse_cp2k_output(path: Path) -> dict:
 class ASELabeler:
     """A labeler around any ASE calculator (made once, reused for every configuration)."""
 
-    def __init__(self, calc, stress: bool = True):
+    def __init__(self, calc, stress: bool = True, versions: dict | None = None):
         self.calc = calc
         self.stress = stress
+        self.versions = versions or {}
 
     def __call__(self, atoms, workdir: Path) -> tuple[dict, dict]:
         at = atoms.copy()
@@ -355,7 +367,8 @@ class ASELabeler:
                 st = np.array(at.get_stress(voigt=True))
             except Exception:  # noqa: BLE001  (a calculator without stress: labels without it)
                 st = None
-        return {"energy": e, "forces": f, "stress": st}, {"wall_s": time.time() - t0}
+        return ({"energy": e, "forces": f, "stress": st},
+                {"wall_s": time.time() - t0, **self.versions})
 
 
 class MTPCalculatorLammps:
@@ -393,8 +406,13 @@ def make_labeler(cfg: LabelerConfig):
         except ImportError as exc:
             raise MdargyError("labeler kind 'sevennet' needs `pip install sevenn` (with torch, "
                               "CPU build) in this environment") from exc
+        import torch
+
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
         return ASELabeler(SevenNetCalculator(cfg.settings["model"],
-                                             device=cfg.settings["device"]))
+                                             device=cfg.settings["device"]),
+                          versions={"sevenn": metadata.version("sevenn"),
+                                    "torch": torch.__version__})
     _, module, cls = cfg.kind.split(":")
     try:
         klass = getattr(importlib.import_module(module), cls)
