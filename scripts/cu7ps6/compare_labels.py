@@ -78,7 +78,8 @@ def compare(ref: dict, model: dict) -> dict:
     de = np.array(de)
     out = {"n_frames": len(ids), "frame_ids": ids,
            "energy_offset_meV_atom": float(de.mean() * 1e3),
-           "energy_rmse_meV_atom_offset_removed": float(de.std() * 1e3),
+           # undefined for one frame: the offset takes it all
+           "energy_rmse_meV_atom_offset_removed": float(de.std() * 1e3) if len(de) > 1 else None,
            "energy_rmse_meV_atom_raw": float(np.sqrt(np.mean(de ** 2)) * 1e3)}
     allf = []
     for el in ("Cu", "P", "S"):
@@ -101,7 +102,7 @@ def compare(ref: dict, model: dict) -> dict:
 
 def table(rows: dict) -> str:
     head = ("| model | frames | E offset (meV/atom) | E RMSE, offset removed (meV/atom) | "
-            "F RMSE Cu / P / S / all (eV/Å) | stress RMSE (GPa) | ΔP model−DFT (GPa) |\n"
+            "F RMSE Cu / P / S / all (eV/Å) | stress RMSE (GPa) | ΔP model−reference (GPa) |\n"
             "|---|---|---|---|---|---|---|")
     lines = [head]
     for name, r in rows.items():
@@ -110,7 +111,8 @@ def table(rows: dict) -> str:
             continue
         lines.append(
             f"| {name} | {r['n_frames']} | {r['energy_offset_meV_atom']:.1f} | "
-            f"{r['energy_rmse_meV_atom_offset_removed']:.2f} | "
+            + ("–" if r["energy_rmse_meV_atom_offset_removed"] is None
+               else f"{r['energy_rmse_meV_atom_offset_removed']:.2f}") + " | "
             + " / ".join(f"{r.get('force_rmse_eV_A_' + el, float('nan')):.3f}"
                          for el in ("Cu", "P", "S", "all")) + " | "
             f"{r.get('stress_rmse_GPa', float('nan')):.3f} | "

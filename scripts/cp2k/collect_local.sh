@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Gather what scripts/cp2k/run_local.sh has labelled into results/cu7ps6/dft/ (compressed
+# labels, comparison tables). Cheap (seconds); safe to run while labelling goes on.
+# Usage: bash scripts/cp2k/collect_local.sh [runs/dft]
+set -euo pipefail
+OUT=${1:-runs/dft}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+PY=${PY:-$ROOT/.venv/bin/python}
+RES=$ROOT/results/cu7ps6/dft
+FRAMES=$RES/frames_56.extxyz
+L="$PY $ROOT/scripts/cu7ps6/label.py"
+C="$PY $ROOT/scripts/cu7ps6/compare_labels.py"
+$L collect "$FRAMES" "$OUT/pbesol_400Ry" "$RES/pbesol_400Ry_56.extxyz.gz"
+[ -d "$OUT/sevennet" ] && $L collect "$FRAMES" "$OUT/sevennet" "$RES/sevennet_56.extxyz.gz"
+cut=()
+for c in 300 400 500; do
+    d=$OUT/pbesol_${c}Ry
+    if [ -d "$d/labels" ] && [ -n "$(ls "$d/labels")" ]; then
+        if [ "$c" != 400 ]; then
+            $L collect "$FRAMES" "$d" "$RES/cutoff_${c}Ry_56.extxyz.gz"
+        fi
+        cut+=(--labels "$c=$d")
+    fi
+done
+if [ ${#cut[@]} -ge 4 ]; then
+    $C cutoff "${cut[@]}" --json "$RES/cutoff_convergence.json" | tee "$RES/cutoff_convergence.md"
+fi
+args=(--dft "$RES/pbesol_400Ry_56.extxyz.gz" --mtp "$ROOT/inputs/potentials/Cu7PS6.mtp")
+[ -f "$RES/sevennet_56.extxyz.gz" ] && args+=(--labels "SevenNet-0=$RES/sevennet_56.extxyz.gz")
+$C models "${args[@]}" --json "$RES/compare_pbesol_56.json" | tee "$RES/compare_pbesol_56.md"
+# the MTP against its own labeler on all frames (the baseline of the table)
+$C models --dft "$RES/sevennet_56.extxyz.gz" --mtp "$ROOT/inputs/potentials/Cu7PS6.mtp" \
+    --json "$RES/compare_sevennet_56.json" | tee "$RES/compare_sevennet_56.md"
