@@ -21,9 +21,15 @@ from typing import Sequence
 
 import numpy as np
 
+from mdargy.analysis.msd import compute_msd
 from mdargy.errors import InputError
+from mdargy.io.atomic import atomic_write_bytes
 from mdargy.io.runmeta import run_trajectory
-from mdargy.results import Result, provenance
+from mdargy.io.trajectory import load_trajectory
+from mdargy.lattice.forces import LammpsForces
+from mdargy.potentials.spec import PotentialSpec
+from mdargy.results import Result, provenance, to_jsonable
+from mdargy.structures.load import read_structure
 
 #: Default limits of the diffusion check (see :func:`diffusion_check`).
 MSD_GROWTH_LIMIT_A2 = 0.25
@@ -243,8 +249,6 @@ def diffusion_check(positions, elements, dt_ps: float,
                     growth_limit_A2: float = MSD_GROWTH_LIMIT_A2,
                     displacement_limit_A: float = MAX_DISPLACEMENT_A) -> DiffusionCheck:
     """Detect atoms hopping between sites from unwrapped positions (n_frames, n_atoms, 3)."""
-    from mdargy.analysis.msd import compute_msd
-
     x = np.asarray(positions, dtype=float)
     if x.ndim != 3 or x.shape[0] < 8:
         raise InputError(f"the diffusion check needs at least 8 frames, got {x.shape[0]}")
@@ -335,8 +339,6 @@ class SnapshotSet:
         """Write an ``.npz`` (arrays, reference cells, info) so a fit can resume without LAMMPS."""
         import io
 
-        from mdargy.io.atomic import atomic_write_bytes
-
         buf = io.BytesIO()
         ref = self.reference
         np.savez_compressed(
@@ -375,8 +377,6 @@ class SnapshotSet:
 
 
 def _jsonable(obj):
-    from mdargy.results import to_jsonable
-
     return to_jsonable(obj)
 
 
@@ -449,10 +449,6 @@ def read_run(run_dir, potential=None, structure=None):
     ``potential`` (PotentialSpec), ``unitcell`` (ase.Atoms), ``reps``, ``temperature_K``,
     ``metadata``. ``potential`` / ``structure`` override what the run's metadata names.
     """
-    from mdargy.io.trajectory import load_trajectory
-    from mdargy.potentials.spec import PotentialSpec
-    from mdargy.structures.load import read_structure
-
     run = Path(run_dir)
     meta_path = run / "metadata.json"
     if not meta_path.is_file():
@@ -522,8 +518,6 @@ def snapshots_from_run(run_dir, n_snapshots: int = 50, skip_ps: float = 0.0,
     moved to the symmetrised time-averaged positions of the run (``"average"``,
     :func:`symmetrized_average_reference`). See :func:`build_snapshots`.
     """
-    from mdargy.lattice.forces import LammpsForces
-
     r = read_run(run_dir, potential, structure)
     traj = r["trajectory"]
     boxes = np.asarray(traj.boxes_A)
