@@ -37,6 +37,9 @@ converts, so mdargy keeps float64 (positions exact to the bit, as in the run).
 Elements: ASE reads ``Z``. MDAnalysis takes atom names and elements from a topology, not from
 the trajectory: the EMD driver writes ``traj.pdb`` beside ``traj.nc``
 (:func:`mdargy.io.pdb.write_pdb_topology`), opened as ``mda.Universe("traj.pdb", "traj.nc")``.
+(ASE's ``atoms.get_velocities()`` returns the stored Å/ps numbers unconverted, although ASE's
+own velocity unit is Å per ASE time unit: divide by ``1000 * ase.units.fs`` before using them
+with ASE, e.g. for ``get_kinetic_energy()``.)
 
 Appending and crashes
 ---------------------
