@@ -4,13 +4,18 @@ import numpy as np
 import pytest
 
 from mdargy.analysis.diffusion import (
-    K_B_EV_K,
+    ARRHENIUS_COLUMNS,
+    DIFFUSION_COLUMNS,
+    arrhenius_row,
     diffusion_coefficients,
+    diffusion_row,
     find_diffusive_window,
     fit_arrhenius,
+    fit_arrhenius_per_species,
     fit_einstein,
     local_loglog_slope,
 )
+from mdargy.constants import K_B_EV_K
 from mdargy.errors import InputError
 
 D_TRUE = 0.5  # Å²/ps = 5e-5 cm²/s
@@ -211,3 +216,40 @@ def test_atoms_moving_in_pairs_inflate_sigma_and_stay_calibrated():
     assert np.median(infl) == pytest.approx(2.0, rel=0.2)
     assert 0.75 < np.std(pulls, ddof=1) < 1.3
     assert np.std(naive, ddof=1) > 1.2
+
+
+def test_arrhenius_per_species_known_laws_bounded_points_and_refusals():
+    T = np.array([300.0, 400.0, 500.0, 600.0])
+    D_cu = 1e-3 * np.exp(-0.3 / (K_B_EV_K * T))
+    D_li = 2e-2 * np.exp(-0.5 / (K_B_EV_K * T))
+    pts = [(t, "Cu", d, 0.05 * d, True) for t, d in zip(T, D_cu)]
+    pts += [(t, "Li", d, 0.05 * d, t > 300) for t, d in zip(T, D_li)]  # bounded at 300 K
+    pts += [(300.0, "S", 1e-9, 1e-9, False), (600.0, "S", 1e-7, 2e-8, True)]  # one T only
+    pts += [(400.0, "P", -1e-7, 1e-8, True), (500.0, "P", 1e-7, 1e-8, True)]  # D <= 0
+    res = fit_arrhenius_per_species(*zip(*pts))
+    fits = {f.species: f for f in res.fits}
+    assert set(fits) == {"Cu", "Li"}
+    assert fits["Cu"].Ea_eV == pytest.approx(0.3, rel=1e-9) and fits["Cu"].weighted
+    assert fits["Li"].Ea_eV == pytest.approx(0.5, rel=1e-9)
+    assert fits["Li"].D0_cm2_s == pytest.approx(2e-2, rel=1e-9) and len(fits["Li"].T_K) == 3
+    assert res.bounded_T_K == {"Li": [300.0], "S": [300.0]}
+    assert "fewer than 2" in res.skipped["S"] and "300" in res.skipped["S"]
+    assert set(res.failed) == {"P"} and "> 0" in res.failed["P"]
+    # points without errors: an unweighted fit of the same law
+    res = fit_arrhenius_per_species(T, ["Cu"] * 4, D_cu, [None, 1e-9, 1e-9, 1e-9], [True] * 4)
+    assert not res.fits[0].weighted and res.fits[0].Ea_eV == pytest.approx(0.3, rel=1e-9)
+
+
+def test_tables_rows_match_their_columns():
+    T = np.array([300.0, 600.0])
+    f = fit_arrhenius(T, 1e-3 * np.exp(-0.2 / (K_B_EV_K * T)), species="Cu")
+    row = dict(zip(ARRHENIUS_COLUMNS, arrhenius_row(f)))
+    assert len(arrhenius_row(f)) == len(ARRHENIUS_COLUMNS)
+    assert row["species"] == "Cu" and row["T_min_K"] == 300 and row["T_max_K"] == 600
+    assert row["Ea_eV"] == pytest.approx(0.2) and row["n_temperatures"] == 2
+    x = brownian(3, n_frames=400, n_atoms=50)
+    d = diffusion_coefficients(x, DT, species=["Ar"] * 50, T_K=90.0).diffusion[0]
+    row = dict(zip(DIFFUSION_COLUMNS, diffusion_row(d)))
+    assert len(diffusion_row(d)) == len(DIFFUSION_COLUMNS)
+    assert row["T_K"] == 90.0 and row["species"] == "Ar" and row["D_cm2_s"] == d.D_cm2_s
+    assert diffusion_row(d, T_K=100.0)[0] == 100.0

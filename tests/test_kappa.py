@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from mdargy.analysis.kappa import KappaExtrapolation, extrapolate_kappa, fourier_kappa
+from mdargy.analysis.kappa import (
+    KAPPA_INF_COLUMNS,
+    KappaExtrapolation,
+    extrapolate_kappa,
+    extrapolate_kappa_per_T,
+    fourier_kappa,
+    group_temperatures,
+    kappa_inf_row,
+)
 from mdargy.analysis.stats import weighted_linear_fit
 from mdargy.errors import InputError
 
@@ -91,3 +99,41 @@ def test_imposed_linear_profile_and_flux_recover_kappa():
     assert fourier_kappa(J, -J / kappa) == pytest.approx(kappa)
     with pytest.raises(InputError):
         fourier_kappa(J, 0.0)
+
+
+def test_temperature_groups():
+    T = [301.0, None, 500.0, 299.0, 310.0, 520.0]
+    assert group_temperatures(T, 0.0) == [[3], [0], [4], [2], [5], [1]]
+    # single linkage: 299-301-310 chain within 10 K, 500 and 520 apart by 20 K
+    assert group_temperatures(T, 10.0) == [[3, 0, 4], [2], [5], [1]]
+
+
+def test_per_temperature_recovers_each_kappa_inf_and_reports_what_it_cannot_fit():
+    L = np.array([50.0, 100, 200, 400])
+    k300, k500 = exact(L), 0.7 * exact(L)  # κ∞ 0.6 and 0.42 W/m/K, same A/κ∞ ratio
+    T = [300.4, 299.6, 300.0, 300.2] + [500.0] * 4 + [700.0]
+    res = extrapolate_kappa_per_T(T, [*L, *L, 77.0], [*k300, *k500, 0.5],
+                                  [*(0.02 * k300), *(0.02 * k500), 0.01], tolerance_K=2.0)
+    assert [f.T_K for f in res.fits] == [pytest.approx(300.05), 500.0]
+    assert res.fits[0].kappa_inf_W_mK == pytest.approx(K_INF, rel=1e-10)
+    assert res.fits[1].kappa_inf_W_mK == pytest.approx(0.7 * K_INF, rel=1e-10)
+    assert all(f.weighted for f in res.fits)
+    ((T_skip, n, why),) = res.skipped
+    assert T_skip == 700.0 and n == 1 and "2 distinct lengths" in why
+    # a missing error makes that group unweighted; equal temperatures only without tolerance
+    res = extrapolate_kappa_per_T([300.0] * 4, L, k300, [None, 0.1, 0.1, 0.1])
+    assert not res.fits[0].weighted
+    assert res.fits[0].kappa_inf_W_mK == pytest.approx(K_INF, rel=1e-10)
+    with pytest.raises(InputError, match="one entry each"):
+        extrapolate_kappa_per_T([300.0] * 3, L, k300)
+
+
+def test_kappa_inf_table_row_matches_its_columns():
+    L = np.array([50.0, 100, 200])
+    f = extrapolate_kappa(L, exact(L), 0.02 * exact(L), T_K=300)
+    row = dict(zip(KAPPA_INF_COLUMNS, kappa_inf_row(f)))
+    assert len(kappa_inf_row(f)) == len(KAPPA_INF_COLUMNS)
+    assert row["T_K"] == 300 and row["n_lengths"] == 3 and row["L_max_A"] == 200
+    assert row["kappa_inf_W_mK"] == f.kappa_inf_W_mK and row["weighted"] == 1
+    assert all(c.split("_")[-1] in ("K", "A", "mK", "W", "red", "value", "inf", "lengths",
+                                    "weighted", "warnings") for c in KAPPA_INF_COLUMNS)

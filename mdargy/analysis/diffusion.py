@@ -63,6 +63,12 @@ __all__ = [
     "diffusion_coefficients",
     "ArrheniusResult",
     "fit_arrhenius",
+    "DIFFUSION_COLUMNS",
+    "diffusion_row",
+    "ARRHENIUS_COLUMNS",
+    "arrhenius_row",
+    "ArrheniusPerSpecies",
+    "fit_arrhenius_per_species",
 ]
 
 
@@ -954,3 +960,89 @@ def fit_arrhenius(T_K, D_cm2_s, D_err_cm2_s=None, species: str = "") -> Arrheniu
         warnings=tuple(warns),
         provenance=provenance(analysis="arrhenius", T_K=T, D_cm2_s=D, D_err_cm2_s=D_err_cm2_s),
     )
+
+
+# -- tables shared by ``mdargy msd`` and the campaign report --------------------------------
+
+#: Columns of a D table (one row per species and temperature); units in the names.
+DIFFUSION_COLUMNS = ("T_K", "species", "n_atoms", "status", "D_cm2_s", "D_err_cm2_s",
+                     "Dx_cm2_s", "Dy_cm2_s", "Dz_cm2_s", "window_start_ps", "window_end_ps",
+                     "loglog_slope", "D_upper_cm2_s", "D_window_spread_cm2_s")
+
+
+def diffusion_row(d: DiffusionResult, T_K: float | None = None) -> list:
+    """One row of :data:`DIFFUSION_COLUMNS` (``T_K`` defaults to the result's own)."""
+    T = d.T_K if T_K is None else T_K
+    return ["" if T is None else float(T), d.species, d.n_atoms, d.status, d.D_cm2_s,
+            d.D_err_cm2_s, *d.D_xyz_cm2_s, d.window_ps[0], d.window_ps[1], d.loglog_slope,
+            d.D_upper_cm2_s, d.D_window_spread_cm2_s]
+
+
+#: Columns of an Arrhenius table (one row per species); units in the names.
+ARRHENIUS_COLUMNS = ("species", "n_temperatures", "T_min_K", "T_max_K", "Ea_eV", "Ea_err_eV",
+                     "D0_cm2_s", "D0_err_cm2_s", "chi2_red", "weighted", "n_warnings")
+
+
+def arrhenius_row(f: ArrheniusResult) -> list:
+    """One row of :data:`ARRHENIUS_COLUMNS`."""
+    return [f.species, int(len(f.T_K)), float(np.min(f.T_K)), float(np.max(f.T_K)), f.Ea_eV,
+            f.Ea_err_eV, f.D0_cm2_s, f.D0_err_cm2_s, f.chi2_red, int(f.weighted),
+            len(f.warnings)]
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrheniusPerSpecies:
+    """:func:`fit_arrhenius_per_species`: the fits, and why the other species have none.
+
+    ``skipped`` maps a species that diffuses at fewer than 2 temperatures to the reason;
+    ``failed`` maps a species whose fit was refused to the error; ``bounded_T_K`` lists, per
+    species, the temperatures left out because the species did not diffuse there.
+    """
+
+    fits: tuple
+    skipped: dict
+    failed: dict
+    bounded_T_K: dict
+
+
+def fit_arrhenius_per_species(T_K, species, D_cm2_s, D_err_cm2_s,
+                              diffusing) -> ArrheniusPerSpecies:
+    """Arrhenius fit (:func:`fit_arrhenius`) of every species that diffuses at 2 or more
+    temperatures.
+
+    Parameters
+    ----------
+    T_K, species, D_cm2_s, D_err_cm2_s, diffusing : sequences, one entry per (T, species)
+        Temperature (K), species, D and its one-sigma error (cm²/s), and whether the species
+        diffuses at that temperature (:func:`is_diffusing`). Bounded points are left out.
+
+    The fit is weighted by the errors when every kept point has a positive, finite error, and
+    unweighted (errors from the scatter) otherwise. A species whose points cannot be fitted
+    (e.g. D ≤ 0) is listed in ``failed`` with the reason instead of raising.
+    """
+    T = [float(t) for t in T_K]
+    n = len(T)
+    cols = [list(species), list(D_cm2_s), list(D_err_cm2_s), list(diffusing)]
+    if any(len(c) != n for c in cols):
+        raise InputError("Arrhenius fits: T_K, species, D_cm2_s, D_err_cm2_s and diffusing "
+                         "must have one entry each per point")
+    sp, D, E, ok = cols
+    fits, skipped, failed, bounded = [], {}, {}, {}
+    for s in sorted(set(sp)):
+        idx = [i for i in range(n) if sp[i] == s and ok[i]]
+        left = sorted(T[i] for i in range(n) if sp[i] == s and not ok[i])
+        if left:
+            bounded[s] = left
+        if len({T[i] for i in idx}) < 2:
+            skipped[s] = ("diffuses at fewer than 2 temperatures (bounded at "
+                          f"{', '.join(f'{t:g}' for t in left) or 'none'} K)")
+            continue
+        err = np.array([np.nan if E[i] is None else E[i] for i in idx], float)
+        use_err = bool(np.all(np.isfinite(err) & (err > 0)))
+        try:
+            fits.append(fit_arrhenius([T[i] for i in idx], [D[i] for i in idx],
+                                      err if use_err else None, species=s))
+        except InputError as exc:
+            failed[s] = str(exc)
+    return ArrheniusPerSpecies(fits=tuple(fits), skipped=skipped, failed=failed,
+                               bounded_T_K=bounded)

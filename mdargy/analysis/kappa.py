@@ -29,7 +29,9 @@ from mdargy.analysis.stats import weighted_linear_fit
 from mdargy.errors import InputError
 from mdargy.results import Result, provenance
 
-__all__ = ["KappaExtrapolation", "extrapolate_kappa", "fourier_kappa"]
+__all__ = ["KappaExtrapolation", "extrapolate_kappa", "fourier_kappa", "KAPPA_INF_COLUMNS",
+           "kappa_inf_row", "KappaPerTemperature", "group_temperatures",
+           "extrapolate_kappa_per_T"]
 
 
 def fourier_kappa(heat_flux_W_m2, grad_T_K_m):
@@ -201,3 +203,85 @@ def extrapolate_kappa(length_A, kappa_W_mK, kappa_err_W_mK=None, T_K=None) -> Ka
             length_A=L, kappa_W_mK=k, kappa_err_W_mK=kappa_err_W_mK, T_K=T_K,
         ),
     )
+
+
+# -- per temperature: shared by ``mdargy kappa`` and the campaign report ----------------------
+
+#: Columns of a κ∞(T) table (one row per temperature); units in the names.
+KAPPA_INF_COLUMNS = ("T_K", "n_lengths", "L_min_A", "L_max_A", "kappa_inf_W_mK",
+                     "kappa_inf_err_W_mK", "A_AmK_W", "A_err_AmK_W", "mfp_eff_A", "chi2_red",
+                     "p_value", "kappa_Lmax_over_kappa_inf", "weighted", "n_warnings")
+
+
+def kappa_inf_row(f: KappaExtrapolation) -> list:
+    """One row of :data:`KAPPA_INF_COLUMNS` (an empty ``T_K`` when the fit has none)."""
+    return ["" if f.T_K is None else f.T_K, int(len(f.length_A)), float(np.min(f.length_A)),
+            float(np.max(f.length_A)), f.kappa_inf_W_mK, f.kappa_inf_err_W_mK, f.A_AmK_W,
+            f.A_err_AmK_W, f.mfp_eff_A, f.chi2_red, f.p_value, f.kappa_max_fraction,
+            int(f.weighted), len(f.warnings)]
+
+
+@dataclasses.dataclass(frozen=True)
+class KappaPerTemperature:
+    """:func:`extrapolate_kappa_per_T`: one extrapolation per temperature group, and the
+    groups that have none with the reason (``skipped``: tuple of ``(T_K, n_points, reason)``,
+    ``T_K`` None for points without a temperature)."""
+
+    fits: tuple
+    skipped: tuple
+
+
+def group_temperatures(T_K, tolerance_K: float = 0.0) -> list[list[int]]:
+    """Indices of ``T_K`` grouped by temperature: sorted, single linkage within
+    ``tolerance_K`` (0: equal temperatures only). Entries that are None form a last group."""
+    with_T = sorted((i for i, t in enumerate(T_K) if t is not None), key=lambda i: T_K[i])
+    groups, cur = [], []
+    for i in with_T:
+        if cur and T_K[i] - T_K[cur[-1]] > tolerance_K:
+            groups.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        groups.append(cur)
+    none = [i for i, t in enumerate(T_K) if t is None]
+    if none:
+        groups.append(none)
+    return groups
+
+
+def extrapolate_kappa_per_T(T_K, length_A, kappa_W_mK, kappa_err_W_mK=None,
+                            tolerance_K: float = 0.0, weighted: bool = True) -> KappaPerTemperature:
+    """:func:`extrapolate_kappa` at each temperature.
+
+    Parameters
+    ----------
+    T_K : sequence of float or None
+        Temperature of each κ(L) point, K. Points within ``tolerance_K`` of each other (single
+        linkage) form one group, whose temperature is their mean (NEMD mean temperatures
+        scatter by a few K); points without a temperature form one group.
+    length_A, kappa_W_mK : sequences
+        Length (Å) and κ(L) (W/m/K) of each point.
+    kappa_err_W_mK : sequence of float or None, optional
+        One-sigma errors. A group is fitted with its errors (``weighted``) when every one of
+        them is positive and finite, without them otherwise.
+
+    A group that cannot be extrapolated (fewer than 2 lengths, a non-positive intercept, ...)
+    is listed in ``skipped`` with the reason instead of raising.
+    """
+    n = len(T_K)
+    T = [None if t is None else float(t) for t in T_K]
+    errs = [None] * n if kappa_err_W_mK is None else list(kappa_err_W_mK)
+    if not (len(length_A) == len(kappa_W_mK) == len(errs) == n):
+        raise InputError("kappa per temperature: T_K, length_A, kappa_W_mK and kappa_err_W_mK "
+                         "must have one entry each per point")
+    fits, skipped = [], []
+    for g in group_temperatures(T, tolerance_K):
+        Tg = None if T[g[0]] is None else float(np.mean([T[i] for i in g]))
+        e = [errs[i] for i in g]
+        use_err = weighted and all(x is not None and math.isfinite(x) and x > 0 for x in e)
+        try:
+            fits.append(extrapolate_kappa([length_A[i] for i in g], [kappa_W_mK[i] for i in g],
+                                          np.array(e, float) if use_err else None, T_K=Tg))
+        except InputError as exc:
+            skipped.append((Tg, len(g), str(exc)))
+    return KappaPerTemperature(fits=tuple(fits), skipped=tuple(skipped))

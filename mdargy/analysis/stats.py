@@ -18,7 +18,6 @@ import dataclasses
 import math
 
 import numpy as np
-from scipy import stats as _sps
 
 from mdargy.errors import InputError
 from mdargy.results import to_jsonable
@@ -187,7 +186,10 @@ def weighted_linear_fit(x, y, sigma=None, scale_errors: bool = False) -> LinearF
     else:
         if scale_errors and dof > 0:
             cov = cov * chi2_red
-        p_value = float(_sps.chi2.sf(chi2, dof)) if dof > 0 else float("nan")
+        # scipy.stats takes ~1 s to import: only where a p-value is computed
+        from scipy.stats import chi2 as chi2_distribution
+
+        p_value = float(chi2_distribution.sf(chi2, dof)) if dof > 0 else float("nan")
     return LinearFit(
         slope=float(slope),
         intercept=float(intercept),

@@ -37,10 +37,12 @@ import numpy as np
 
 from mdargy.analysis.conductivity import (ConductivityResult, conductivity_points,
                                           fit_conductivity_arrhenius)
-from mdargy.analysis.diffusion import DiffusionResult, fit_arrhenius, is_diffusing
+from mdargy.analysis.diffusion import (ARRHENIUS_COLUMNS, DIFFUSION_COLUMNS, DiffusionResult,
+                                       arrhenius_row, diffusion_row, fit_arrhenius_per_species,
+                                       is_diffusing)
 from mdargy.analysis.dos import DOSResult
 from mdargy.analysis.greenkubo import GreenKuboResult
-from mdargy.analysis.kappa import extrapolate_kappa
+from mdargy.analysis.kappa import KAPPA_INF_COLUMNS, extrapolate_kappa_per_T, kappa_inf_row
 from mdargy.analysis.msd import MSDResult
 from mdargy.campaign.schema import CampaignSpec, load_campaign
 from mdargy.campaign.store import CampaignStore
@@ -211,27 +213,21 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
                                       "kappa_err_W_mK", "T_mean_K", "task")] for r in kappa_L])
     kappa_inf, extrap = [], []
     if kappa_L:
-        for T in sorted({r["T_K"] for r in kappa_L}):
-            rows = [r for r in kappa_L if r["T_K"] == T]
-            if len({r["length_A"] for r in rows}) < 2:
-                warnings.append(f"T = {format_T(T)} K: only one finished length; no extrapolation")
-                continue
-            errs = [r["kappa_err_W_mK"] for r in rows]
-            use_err = all(e is not None and e > 0 and math.isfinite(e) for e in errs)
-            try:
-                ex = extrapolate_kappa([r["length_A"] for r in rows], [r["kappa_W_mK"] for r in rows],
-                                       errs if use_err else None, T_K=T)
-            except InputError as exc:
-                warnings.append(f"T = {format_T(T)} K: no extrapolation: {exc}")
-                continue
+        per_T = extrapolate_kappa_per_T(
+            [r["T_K"] for r in kappa_L], [r["length_A"] for r in kappa_L],
+            [r["kappa_W_mK"] for r in kappa_L], [r["kappa_err_W_mK"] for r in kappa_L])
+        for T, _, why in per_T.skipped:
+            warnings.append(f"T = {format_T(T)} K: no extrapolation: {why}")
+        for ex in per_T.fits:
+            T = ex.T_K
             extrap.append(ex)
             for w in ex.warnings:
                 warnings.append(f"kappa_inf at {format_T(T)} K: {w}")
             kappa_inf.append({"T_K": T, "kappa_inf_W_mK": ex.kappa_inf_W_mK,
                               "kappa_inf_err_W_mK": ex.kappa_inf_err_W_mK,
                               "mfp_eff_A": ex.mfp_eff_A, "chi2_red": ex.chi2_red,
-                              "n_lengths": len(rows),
-                              "lengths_A": [round(r["length_A"], 3) for r in rows],
+                              "n_lengths": len(ex.length_A),
+                              "lengths_A": [round(float(x), 3) for x in ex.length_A],
                               "kappa_max_fraction": ex.kappa_max_fraction,
                               "warnings": list(ex.warnings)})
             atomic_write_json(rdir / f"kappa_extrapolation_T{format_T(T)}K.json", ex.to_dict())
@@ -239,11 +235,8 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
                 p = fdir / f"kappa_L_T{format_T(T)}K.png"
                 plot_kappa_extrapolation(ex, path=p)
                 figs.append(str(p))
-        atomic_write_csv(rdir / "kappa_inf.csv",
-                         ["T_K", "kappa_inf_W_mK", "kappa_inf_err_W_mK", "mfp_eff_A", "chi2_red",
-                          "n_lengths"],
-                         [[r[k] for k in ("T_K", "kappa_inf_W_mK", "kappa_inf_err_W_mK",
-                                          "mfp_eff_A", "chi2_red", "n_lengths")] for r in kappa_inf])
+        atomic_write_csv(rdir / "kappa_inf.csv", KAPPA_INF_COLUMNS,
+                         [kappa_inf_row(ex) for ex in per_T.fits])
         if figures and extrap:
             p = fdir / "kappa_inf_vs_T.png"
             plot_kappa_vs_T(extrap, path=p)
@@ -400,7 +393,7 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
 
     # ------------------------------------------------------------------ EMD: MSD and D
 
-    diffusion = []
+    diffusion, diffusion_rows = [], []
     for t in _finished_emd(tasks, done, "msd"):
         tdir = store.final_path(t.id)
         o = done[t.id]["outputs"]
@@ -413,6 +406,7 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
                               "window_ps": list(r.window_ps), "loglog_slope": r.loglog_slope,
                               "significant": bool(significant), "task": t.id,
                               "warnings": list(r.warnings)})
+            diffusion_rows.append(diffusion_row(r, T_K=t.T_K))
             for w in r.warnings:
                 warnings.append(f"D_{r.species} at {format_T(t.T_K)} K: {w}")
         if figures and o.get("msd"):
@@ -423,36 +417,25 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
             plot_msd(msd, diffs, path=p)
             figs.append(str(p))
     diffusion.sort(key=lambda r: (r["species"], r["T_K"]))
-    atomic_write_csv(rdir / "diffusion.csv",
-                     ["T_K", "species", "n_atoms", "D_cm2_s", "D_err_cm2_s", "fit_start_ps",
-                      "fit_end_ps", "loglog_slope", "significant"],
-                     [[r["T_K"], r["species"], r["n_atoms"], r["D_cm2_s"], r["D_err_cm2_s"],
-                       r["window_ps"][0], r["window_ps"][1], r["loglog_slope"],
-                       int(r["significant"])] for r in diffusion])
-    arrhenius, arr_results = [], []
-
-    for sp in sorted({r["species"] for r in diffusion}):
-        rows = [r for r in diffusion if r["species"] == sp and r["significant"]]
-        if len({r["T_K"] for r in rows}) < 2:
-            continue
-        try:
-            a = fit_arrhenius([r["T_K"] for r in rows], [r["D_cm2_s"] for r in rows],
-                              [r["D_err_cm2_s"] for r in rows], species=sp)
-        except InputError as exc:
-            warnings.append(f"Arrhenius fit of {sp}: {exc}")
-            continue
-        arr_results.append(a)
-        arrhenius.append({"species": sp, "Ea_eV": a.Ea_eV, "Ea_err_eV": a.Ea_err_eV,
+    diffusion_rows.sort(key=lambda r: (r[1], r[0]))
+    atomic_write_csv(rdir / "diffusion.csv", DIFFUSION_COLUMNS, diffusion_rows)
+    per_species = fit_arrhenius_per_species(
+        [r["T_K"] for r in diffusion], [r["species"] for r in diffusion],
+        [r["D_cm2_s"] for r in diffusion], [r["D_err_cm2_s"] for r in diffusion],
+        [r["significant"] for r in diffusion])
+    arr_results = list(per_species.fits)
+    for sp, why in per_species.failed.items():
+        warnings.append(f"Arrhenius fit of {sp}: {why}")
+    arrhenius = []
+    for a in arr_results:
+        arrhenius.append({"species": a.species, "Ea_eV": a.Ea_eV, "Ea_err_eV": a.Ea_err_eV,
                           "D0_cm2_s": a.D0_cm2_s, "D0_err_cm2_s": a.D0_err_cm2_s,
                           "chi2_red": a.chi2_red, "T_K": [float(x) for x in a.T_K],
                           "warnings": list(a.warnings)})
         for w in a.warnings:
-            warnings.append(f"Arrhenius {sp}: {w}")
-    atomic_write_csv(rdir / "arrhenius.csv",
-                     ["species", "Ea_eV", "Ea_err_eV", "D0_cm2_s", "D0_err_cm2_s", "chi2_red",
-                      "n_temperatures"],
-                     [[r["species"], r["Ea_eV"], r["Ea_err_eV"], r["D0_cm2_s"], r["D0_err_cm2_s"],
-                       r["chi2_red"], len(r["T_K"])] for r in arrhenius])
+            warnings.append(f"Arrhenius {a.species}: {w}")
+    atomic_write_csv(rdir / "arrhenius.csv", ARRHENIUS_COLUMNS,
+                     [arrhenius_row(a) for a in arr_results])
     if figures and arr_results:
         p = fdir / "arrhenius.png"
         plot_arrhenius(arr_results, path=p)

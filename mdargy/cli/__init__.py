@@ -8,16 +8,28 @@ subcommand and sets ``func`` (taking the parsed arguments, returning an exit cod
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import sys
 
 import mdargy
+from mdargy.cli.common import is_root  # noqa: F401  (first: subcommands may import it from here)
+from mdargy.cli import (  # noqa: E402
+    campaign,
+    dos,
+    emd,
+    gk,
+    info,
+    ionic,
+    kappa,
+    lattice,
+    msd,
+    mtp,
+    nemd,
+    structure,
+)
 from mdargy.errors import MdargyError
 
-#: Subcommand modules, in the order ``--help`` lists them. A module not yet written is skipped.
-SUBCOMMANDS = ("info", "emd", "nemd", "msd", "dos", "kappa", "gk", "lattice", "ionic", "campaign",
-               "mtp", "structure")
+#: Subcommand modules, in the order ``--help`` lists them.
+SUBCOMMANDS = (info, emd, nemd, msd, dos, kappa, gk, lattice, ionic, campaign, mtp, structure)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,19 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mdargy {mdargy.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        modname = f"mdargy.cli.{name}"
-        if importlib.util.find_spec(modname) is None:
-            continue
-        importlib.import_module(modname).add_parser(sub)
+    for module in SUBCOMMANDS:
+        module.add_parser(sub)
     return parser
-
-
-def is_root() -> bool:
-    """True on rank 0 of COMM_WORLD, or when MPI is not initialised by a launcher."""
-    from mdargy.lammps.runtime import get_comm
-
-    return get_comm().Get_rank() == 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,20 @@ from __future__ import annotations
 import json
 import sys
 
+from mdargy.campaign.adapters import driver_config, validate_tasks
+from mdargy.campaign.progress import format_duration
+from mdargy.campaign.report import build_report
+from mdargy.campaign.runner import run_campaign
+from mdargy.campaign.schema import load_campaign
+from mdargy.campaign.slurm import slurm_script
+from mdargy.campaign.store import CampaignStore
+from mdargy.campaign.tasks import build_tasks
+from mdargy.cli.common import is_root
+from mdargy.drivers.common import driver_styles
+from mdargy.errors import MissingCapabilityError
+from mdargy.io.atomic import atomic_write_text, refuse_overwrite
+from mdargy.lammps.runtime import create_lammps, require_styles
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -78,17 +92,10 @@ def add_parser(sub):
 
 
 def _root() -> bool:
-    from mdargy.cli import is_root
-
     return is_root()
 
 
 def run_check(args) -> int:
-    from mdargy.campaign.schema import load_campaign
-    from mdargy.campaign.tasks import build_tasks
-
-    from mdargy.campaign.adapters import validate_tasks
-
     spec = load_campaign(args.file, output=args.output)
     tasks = build_tasks(spec)
     validate_tasks(spec, tasks)
@@ -104,11 +111,6 @@ def run_check(args) -> int:
 
 def _check_styles(spec, tasks) -> None:
     """Every pair, fix and compute style the tasks will use must exist in this LAMMPS."""
-    from mdargy.campaign.adapters import driver_config
-    from mdargy.drivers.common import driver_styles
-    from mdargy.errors import MissingCapabilityError
-    from mdargy.lammps.runtime import create_lammps, require_styles
-
     lmp = create_lammps()
     try:
         for t in tasks:
@@ -121,8 +123,6 @@ def _check_styles(spec, tasks) -> None:
 
 
 def run_run(args) -> int:
-    from mdargy.campaign.runner import run_campaign
-
     summary = run_campaign(args.file, ranks_per_task=args.ranks_per_task, output=args.output,
                            retry_failed=not args.no_retry_failed, stop_after_s=args.stop_after,
                            quiet=args.quiet)
@@ -136,7 +136,6 @@ def _status_table(idx: dict) -> str:
     lines = [f"campaign {idx.get('campaign')}  ({idx.get('campaign_file')})",
              "  ".join(f"{k}: {v}" for k, v in idx.get("counts", {}).items()),
              f"{'task':<28} {'status':<8} {'tries':>5} {'wall':>8}  error"]
-    from mdargy.campaign.progress import format_duration
 
     for tid, e in sorted(idx["tasks"].items()):
         wall = format_duration(e.get("wall_s")) if e.get("wall_s") is not None else "-"
@@ -146,10 +145,6 @@ def _status_table(idx: dict) -> str:
 
 
 def run_status(args) -> int:
-    from mdargy.campaign.schema import load_campaign
-    from mdargy.campaign.store import CampaignStore
-    from mdargy.campaign.tasks import build_tasks
-
     spec = load_campaign(args.file, output=args.output)
     tasks = build_tasks(spec)
     store = CampaignStore(spec.output)
@@ -186,8 +181,6 @@ def run_status(args) -> int:
 
 
 def run_report(args) -> int:
-    from mdargy.campaign.report import build_report
-
     if not _root():
         return 0
     rep = build_report(args.file, output=args.output)
@@ -196,10 +189,6 @@ def run_report(args) -> int:
 
 
 def run_slurm(args) -> int:
-    from mdargy.campaign.schema import load_campaign
-    from mdargy.campaign.slurm import slurm_script
-    from mdargy.io.atomic import atomic_write_text, refuse_overwrite
-
     load_campaign(args.file, output=args.output)  # validate before writing a job
     text = slurm_script(args.file, nodes=args.nodes, tasks_per_node=args.tasks_per_node,
                         time_limit=args.time, ranks_per_task=args.ranks_per_task,

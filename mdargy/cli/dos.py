@@ -11,8 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mdargy.cli.msd import add_trajectory_arguments, load, prepare_output
+from mdargy.analysis.dos import compute_dos
+from mdargy.cli.common import add_trajectory_arguments, load, prepare_output
 from mdargy.errors import InputError
+from mdargy.io.atomic import atomic_write_csv, atomic_write_json
+from mdargy.plots.dos import plot_dos
 
 OUTPUTS = ("dos.json", "dos.csv", "vacf.csv", "dos.png")
 
@@ -47,10 +50,6 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from mdargy.analysis.dos import compute_dos
-    from mdargy.io.atomic import atomic_write_csv, atomic_write_json
-    from mdargy.plots.dos import plot_dos
-
     path = Path(args.traj)
     outdir = prepare_output(args.output or (path.with_suffix("").name + "-dos"), OUTPUTS,
                             args.force)

@@ -13,6 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from mdargy.analysis.greenkubo import green_kubo, periodogram
+from mdargy.cli.common import prepare_output
+from mdargy.errors import InputError
+from mdargy.io.atomic import atomic_write_csv, atomic_write_json
+from mdargy.io.heatflux import read_heatflux
+from mdargy.plots.greenkubo import plot_green_kubo
+
 OUTPUTS = ("gk.json", "gk_running.csv", "gk.png")
 
 
@@ -58,12 +65,6 @@ def _say(args, msg):
 
 
 def run(args) -> int:
-    from mdargy.analysis.greenkubo import green_kubo, periodogram
-    from mdargy.cli.msd import prepare_output
-    from mdargy.errors import InputError
-    from mdargy.io.atomic import atomic_write_csv, atomic_write_json
-    from mdargy.io.heatflux import read_heatflux
-
     src = Path(args.source)
     outdir = Path(args.output) if args.output else (src if src.is_dir() else src.parent)
     prepare_output(outdir, OUTPUTS, args.force)
@@ -99,7 +100,6 @@ def run(args) -> int:
                                       res.running_kappa_one_component_W_mK]).tolist())
     currents = J[None] if res.method == "one-component" else np.concatenate([J[None], flux[:-1]])
     spec = periodogram(currents, s.dt_ps, s.volume_A3, s.temperature_K, smooth_THz=0.25)
-    from mdargy.plots.greenkubo import plot_green_kubo
 
     plot_green_kubo(res, path=outdir / "gk.png", spectrum=spec)
 

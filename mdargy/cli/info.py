@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from mdargy.errors import InputError
+from mdargy.lammps.runtime import capabilities, create_lammps, get_comm, require_styles
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -27,8 +30,6 @@ def add_parser(sub):
 
 
 def _parse_requirements(items):
-    from mdargy.errors import InputError
-
     req: dict[str, list[str]] = {}
     for item in items:
         if ":" not in item:
@@ -39,8 +40,6 @@ def _parse_requirements(items):
 
 
 def run(args) -> int:
-    from mdargy.lammps.runtime import capabilities, create_lammps, get_comm, require_styles
-
     required = _parse_requirements(args.require)
     if required:
         lmp = create_lammps()

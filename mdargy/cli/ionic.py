@@ -22,9 +22,22 @@ from pathlib import Path
 
 import numpy as np
 
-from mdargy.cli.msd import add_trajectory_arguments, load, prepare_output
+from mdargy.analysis.conductivity import (
+    conductivity_points,
+    fit_conductivity_arrhenius,
+    ionic_conductivity,
+)
+from mdargy.analysis.density import density_grid, plane_slice
+from mdargy.analysis.diffusion import diffusion_coefficients
+from mdargy.analysis.sites import analyse_sites, framework_drift, tile_reference
+from mdargy.cli.common import add_trajectory_arguments, load, prepare_output
+from mdargy.cli.msd import OUTPUTS as MSD_OUTPUTS, print_table, write_one
 from mdargy.errors import InputError
+from mdargy.io.atomic import atomic_write_csv, atomic_write_json
+from mdargy.io.cube import write_cube
 from mdargy.io.runmeta import run_trajectory
+from mdargy.plots.ionic import plot_charge_msd, plot_density_slice, plot_sigma_arrhenius
+from mdargy.structures.ionic_reference import REFERENCES, site_reference
 
 
 def _parse_charges(spec):
@@ -153,7 +166,6 @@ def add_parser(sub):
 def _reference(args):
     if args.reference.lower() == "none":
         return None, None, None, args.species
-    from mdargy.structures.ionic_reference import REFERENCES, site_reference
 
     ref, ops, paths = site_reference(args.reference)
     species = args.species or REFERENCES[args.reference.lower()][1]
@@ -180,9 +192,6 @@ def _print_conductivity(c, label):
 
 
 def _write_conductivity(c, out: Path):
-    from mdargy.io.atomic import atomic_write_csv
-    from mdargy.plots.ionic import plot_charge_msd
-
     c.to_json(out / "conductivity.json")
     atomic_write_csv(out / "charge_msd.csv", ["time_ps", "charge_msd_e2A2"],
                      np.column_stack([c.time_ps, c.charge_msd_e2A2]).tolist())
@@ -190,8 +199,6 @@ def _write_conductivity(c, out: Path):
 
 
 def run_conductivity(args) -> int:
-    from mdargy.analysis.conductivity import ionic_conductivity
-
     out = prepare_output(_outdir(args, args.traj, "ionic"),
                          ("conductivity.json", "charge_msd.csv", "charge_msd.png"), args.force)
     traj, T, tp = _load(args.traj, args)
@@ -218,8 +225,6 @@ def _print_sites(r):
 
 
 def _write_sites(r, out: Path):
-    from mdargy.io.atomic import atomic_write_csv
-
     r.to_json(out / "sites.json")
     rows = []
     for i, a in enumerate(r.site_types):
@@ -230,8 +235,6 @@ def _write_sites(r, out: Path):
 
 
 def run_sites(args) -> int:
-    from mdargy.analysis.sites import analyse_sites
-
     ref, ops, paths, species = _reference(args)
     if ref is None:
         raise InputError("the site analysis needs a --reference")
@@ -253,11 +256,6 @@ def _density_names(args):
 
 
 def _write_density(d, args, out: Path, atoms=None):
-    from mdargy.analysis.density import plane_slice
-    from mdargy.io.atomic import atomic_write_json
-    from mdargy.io.cube import write_cube
-    from mdargy.plots.ionic import plot_density_slice
-
     numbers, pos = atoms if atoms is not None else ((), ())
     write_cube(out / "density.cube", d.density_per_A3, d.cell_A, numbers=numbers,
                positions_A=pos, comment=f"mdargy: number density of {d.species} "
@@ -286,9 +284,6 @@ def _framework_atoms(ref):
 
 
 def _density(traj, T, args, ref, ops, species):
-    from mdargy.analysis.density import density_grid
-    from mdargy.analysis.sites import framework_drift, tile_reference
-
     el = np.asarray(traj.elements).astype(str)
     sel = np.flatnonzero(el == species)
     if sel.size == 0:
@@ -318,13 +313,6 @@ def run_density(args) -> int:
 
 
 def run_all(args) -> int:
-    from mdargy.analysis.conductivity import (conductivity_points, fit_conductivity_arrhenius,
-                                              ionic_conductivity)
-    from mdargy.analysis.diffusion import diffusion_coefficients
-    from mdargy.analysis.sites import analyse_sites
-    from mdargy.cli.msd import _print_table, _write_one
-    from mdargy.cli.msd import OUTPUTS as MSD_OUTPUTS
-
     paths = [Path(p) for p in args.traj]
     if len(paths) > 1 and not args.output:
         raise InputError("several inputs: give --output DIR")
@@ -349,8 +337,8 @@ def run_all(args) -> int:
         print("  tracer MSD and D ...", file=sys.stderr)
         diff = diffusion_coefficients(traj.positions, traj.dt_ps, species=traj.elements,
                                       masses=traj.masses_amu, T_K=T, workers=args.workers)
-        _write_one(diff, sub, tp)
-        _print_table(diff, "  tracer diffusion")
+        write_one(diff, sub, tp)
+        print_table(diff, "  tracer diffusion")
         print("  charge MSD and sigma_ion ...", file=sys.stderr)
         c = ionic_conductivity(traj.positions, traj.dt_ps, traj.elements, traj.volume_A3, T,
                                charges_e=_parse_charges(args.charges), diffusion=diff)
@@ -369,15 +357,12 @@ def run_all(args) -> int:
             d = _density(traj, T, args, ref, ops, species)
             _write_density(d, args, sub, _framework_atoms(ref))
     if len(paths) > 1:
-        _sigma_arrhenius(conds, out, conductivity_points, fit_conductivity_arrhenius)
+        _sigma_arrhenius(conds, out)
     print(f"wrote {out}/")
     return 0
 
 
-def _sigma_arrhenius(conds, out, conductivity_points, fit_conductivity_arrhenius):
-    from mdargy.io.atomic import atomic_write_csv, atomic_write_json
-    from mdargy.plots.ionic import plot_sigma_arrhenius
-
+def _sigma_arrhenius(conds, out):
     atomic_write_csv(out / "sigma_vs_T.csv",
                      ["T_K", "sigma_S_cm", "sigma_err_S_cm", "sigma_NE_S_cm", "haven_ratio",
                       "status"],

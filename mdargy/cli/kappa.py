@@ -12,10 +12,12 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
-
-from mdargy.cli.msd import prepare_output
+from mdargy.analysis.kappa import KAPPA_INF_COLUMNS, extrapolate_kappa_per_T, kappa_inf_row
+from mdargy.cli.common import prepare_output
 from mdargy.errors import InputError
+from mdargy.io.atomic import atomic_write_csv, atomic_write_json
+from mdargy.plots import new_figure, save_figure
+from mdargy.plots.kappa import plot_kappa_extrapolation, plot_kappa_vs_T
 
 OUTPUTS = ("kappa.json", "kappa.csv", "kappa_points.csv", "kappa_extrapolation.png")
 
@@ -138,56 +140,25 @@ def _collect(paths, default_T):
     return pts
 
 
-def _group(pts, tol):
-    """Group points by temperature (single-linkage within ``tol``); None is its own group."""
-    with_T = sorted((p for p in pts if p[3] is not None), key=lambda p: p[3])
-    groups, cur = [], []
-    for p in with_T:
-        if cur and p[3] - cur[-1][3] > tol:
-            groups.append(cur)
-            cur = []
-        cur.append(p)
-    if cur:
-        groups.append(cur)
-    no_T = [p for p in pts if p[3] is None]
-    if no_T:
-        groups.append(no_T)
-    return groups
-
-
 def run(args) -> int:
-    from mdargy.analysis.kappa import extrapolate_kappa
-    from mdargy.io.atomic import atomic_write_csv, atomic_write_json
-    from mdargy.plots.kappa import plot_kappa_extrapolation, plot_kappa_vs_T
-
     outdir = prepare_output(args.output, OUTPUTS + ("kappa_vs_T.png",), args.force)
     pts = _collect(args.results, args.temperature)
-    groups = _group(pts, args.T_tolerance)
-    fits = []
-    for g in groups:
-        L = np.array([p[0] for p in g])
-        k = np.array([p[1] for p in g])
-        errs = [p[2] for p in g]
-        use_err = not args.unweighted and all(e is not None and e > 0 for e in errs)
-        Ts = [p[3] for p in g if p[3] is not None]
-        T = float(np.mean(Ts)) if Ts else None
-        where = f" at T = {T:.0f} K" if T is not None else ""
-        try:
-            fits.append(extrapolate_kappa(L, k, np.array(errs, float) if use_err else None, T))
-        except InputError as exc:
-            raise InputError(f"{len(g)} result(s){where}: {exc}") from exc
-        if not use_err and not args.unweighted:
+    L, k, e, T, _ = zip(*pts)
+    per_T = extrapolate_kappa_per_T(T, L, k, e, tolerance_K=args.T_tolerance,
+                                    weighted=not args.unweighted)
+    if per_T.skipped:
+        raise InputError("; ".join(
+            f"{n} result(s)" + (f" at T = {t:.0f} K" if t is not None else "") + f": {why}"
+            for t, n, why in per_T.skipped))
+    fits = list(per_T.fits)
+    for f in fits:
+        if not f.weighted and not args.unweighted:
+            where = f" at T = {f.T_K:.0f} K" if f.T_K is not None else ""
             print(f"note: some results{where} have no kappa error; unweighted fit")
 
     single = len(fits) == 1
     atomic_write_json(outdir / "kappa.json", {"extrapolations": [f.to_dict() for f in fits]})
-    atomic_write_csv(
-        outdir / "kappa.csv",
-        ["T_K", "n_lengths", "kappa_inf_W_mK", "kappa_inf_err_W_mK", "A_AmK_W", "A_err_AmK_W",
-         "mfp_eff_A", "chi2_red", "p_value", "kappa_Lmax_over_kappa_inf", "n_warnings"],
-        [["" if f.T_K is None else f.T_K, len(f.length_A), f.kappa_inf_W_mK,
-          f.kappa_inf_err_W_mK, f.A_AmK_W, f.A_err_AmK_W, f.mfp_eff_A, f.chi2_red, f.p_value,
-          f.kappa_max_fraction, len(f.warnings)] for f in fits])
+    atomic_write_csv(outdir / "kappa.csv", KAPPA_INF_COLUMNS, [kappa_inf_row(f) for f in fits])
     atomic_write_csv(outdir / "kappa_points.csv",
                      ["T_K", "L_A", "kappa_W_mK", "kappa_err_W_mK", "source"],
                      [["" if p[3] is None else p[3], p[0], p[1], "" if p[2] is None else p[2],
@@ -195,8 +166,6 @@ def run(args) -> int:
     if single:
         plot_kappa_extrapolation(fits[0], path=outdir / "kappa_extrapolation.png")
     else:
-        from mdargy.plots import new_figure, save_figure
-
         fig, ax = new_figure()
         for f in fits:
             plot_kappa_extrapolation(f, ax=ax)

@@ -16,6 +16,19 @@ from pathlib import Path
 import numpy as np
 
 from mdargy.errors import InputError
+from mdargy.io.atomic import atomic_write_csv, refuse_overwrite
+from mdargy.lattice.fcfit import FCFitResult, fit_force_constants, resolve_cutoffs
+from mdargy.lattice.phonons import PhononResult, compute_phonons, read_fc2
+from mdargy.lattice.pipeline import lattice_from_run
+from mdargy.lattice.snapshots import SnapshotSet, make_reference, read_run, snapshots_from_run
+from mdargy.lattice.wigner import WignerResult, read_fc3, wigner_conductivity
+from mdargy.plots.lattice import (
+    plot_dispersion_weight,
+    plot_dispersions,
+    plot_phonon_dos,
+    plot_spectral_kappa,
+)
+from mdargy.potentials.spec import PotentialSpec
 
 
 def _say(args):
@@ -128,7 +141,6 @@ def add_parser(sub):
 def _potential(args):
     if not getattr(args, "potential", None):
         return None
-    from mdargy.potentials.spec import PotentialSpec
 
     return PotentialSpec.from_toml(args.potential)
 
@@ -142,17 +154,11 @@ def _mesh(v):
 
 
 def run_fit(args) -> int:
-    from mdargy.io.atomic import refuse_overwrite
-    from mdargy.lattice.fcfit import fit_force_constants
-    from mdargy.lattice.snapshots import snapshots_from_run
-
     say = _say(args) or (lambda m: None)
     out = Path(args.output)
     for name in ("fit.json", "fc2.hdf5", "fc3.hdf5", "snapshots.npz"):
         refuse_overwrite(out / name, args.force)
     if args.cutoffs:  # refuse too-long cutoffs before any LAMMPS work
-        from mdargy.lattice.fcfit import resolve_cutoffs
-        from mdargy.lattice.snapshots import make_reference, read_run
 
         r = read_run(args.run_dir, _potential(args), args.structure)
         box = np.asarray(r["trajectory"].boxes_A).mean(axis=0)
@@ -181,9 +187,6 @@ def run_fit(args) -> int:
 
 
 def _load_fit(d):
-    from mdargy.lattice.fcfit import FCFitResult
-    from mdargy.lattice.snapshots import SnapshotSet
-
     d = Path(d)
     for name in ("fit.json", "fc2.hdf5", "snapshots.npz"):
         if not (d / name).is_file():
@@ -192,10 +195,6 @@ def _load_fit(d):
 
 
 def run_phonons(args) -> int:
-    from mdargy.io.atomic import atomic_write_csv
-    from mdargy.lattice.phonons import PhononResult, compute_phonons, read_fc2
-    from mdargy.plots.lattice import plot_dispersion_weight, plot_dispersions, plot_phonon_dos
-
     say = _say(args) or (lambda m: None)
     results = []
     for d in args.fit_dirs:
@@ -240,9 +239,6 @@ def run_phonons(args) -> int:
 
 
 def _write_wigner(w, d, band):
-    from mdargy.io.atomic import atomic_write_csv
-    from mdargy.plots.lattice import plot_spectral_kappa
-
     comps = ("xx", "yy", "zz", "yz", "xz", "xy")
     atomic_write_csv(d / "kappa.csv", ["T_K", "kappa_p_W_mK", "kappa_c_W_mK", "kappa_total_W_mK"]
                      + [f"kappa_p_{c}_W_mK" for c in comps] + [f"kappa_c_{c}_W_mK" for c in comps],
@@ -284,10 +280,6 @@ def _print_wigner(w, band):
 
 
 def run_wigner(args) -> int:
-    from mdargy.io.atomic import refuse_overwrite
-    from mdargy.lattice.phonons import read_fc2
-    from mdargy.lattice.wigner import read_fc3, wigner_conductivity
-
     d = Path(args.fit_dir)
     fit, ref = _load_fit(d)
     if not (d / "fc3.hdf5").is_file():
@@ -304,17 +296,12 @@ def run_wigner(args) -> int:
 
 
 def run_all(args) -> int:
-    from mdargy.lattice.pipeline import lattice_from_run
-    from mdargy.lattice.wigner import WignerResult
-
     res = lattice_from_run(
         args.run_dir, args.output, args.snapshots, args.skip_ps, args.cutoffs, args.max_order,
         args.cv_splits, _mesh(args.mesh), _mesh(args.coarse_mesh), args.dos_mesh,
         args.classical, _potential(args), args.structure, not args.no_diffusion_check,
         reference=args.reference, progress=_say(args))
     out = Path(args.output)
-    from mdargy.lattice.phonons import PhononResult
-    from mdargy.plots.lattice import plot_dispersion_weight, plot_phonon_dos
 
     ph = PhononResult.from_json(out / "phonons.json")
     el = "Cu" if "Cu" in ph.elements else ph.elements[0]

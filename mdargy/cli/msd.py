@@ -8,83 +8,29 @@ D0, Ea of each species. Output: JSON + CSV + PNG in ``--output`` (refused if pre
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from mdargy.analysis.diffusion import (
+    ARRHENIUS_COLUMNS,
+    DIFFUSION_COLUMNS,
+    arrhenius_row,
+    diffusion_coefficients,
+    diffusion_row,
+    fit_arrhenius_per_species,
+    is_diffusing,
+)
+from mdargy.cli.common import add_trajectory_arguments, load, prepare_output
 from mdargy.errors import InputError
+from mdargy.io.atomic import atomic_write_csv, atomic_write_json
+from mdargy.plots.diffusion import plot_arrhenius
+from mdargy.plots.msd import plot_msd
 
 OUTPUTS = ("msd.json", "msd.csv", "diffusion.csv", "msd.png")
 ARRHENIUS_OUTPUTS = ("arrhenius.json", "arrhenius.csv", "arrhenius.png")
-
-
-def add_trajectory_arguments(p):
-    """Arguments shared by the commands that read a trajectory."""
-    p.add_argument("--topology", "--data", dest="topology", metavar="FILE",
-                   help="LAMMPS data file (elements from its Masses) or MDAnalysis topology")
-    p.add_argument("--types", metavar="MAP",
-                   help="LAMMPS type to element, e.g. 1=Cu,2=P,3=S")
-    p.add_argument("--timestep-fs", type=float, metavar="FS",
-                   help="MD time step in fs (when the file does not carry the frame time)")
-    p.add_argument("--dump-interval", type=int, metavar="STEPS",
-                   help="steps between frames (default: from the file's step numbers)")
-    p.add_argument("--format", choices=("netcdf", "mdargy", "lammpsdump", "extxyz", "mdanalysis"),
-                   help="trajectory format (default: detected)")
-    p.add_argument("--units", choices=("metal", "real"),
-                   help="LAMMPS units of a text dump without ITEM: UNITS (default metal)")
-    p.add_argument("--frames", metavar="START:STOP[:STEP]",
-                   help="use only these frames (Python slice syntax)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="threads for the FFTs (default 1)")
-    p.add_argument("-o", "--output", metavar="DIR", help="output directory")
-    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
-
-
-def parse_frames(spec):
-    if spec is None:
-        return None
-    try:
-        parts = [int(s) if s.strip() else None for s in spec.split(":")]
-        if not 1 <= len(parts) <= 3:
-            raise ValueError
-    except ValueError:
-        raise InputError(f"--frames {spec!r}: expected START:STOP[:STEP]")
-    if len(parts) == 1:
-        parts = [parts[0], None]
-    return slice(*parts)
-
-
-def load(path, args, need_velocities=False):
-    """Load a trajectory with the CLI's options (see :func:`mdargy.io.trajectory.load_trajectory`)."""
-    from mdargy.io.trajectory import load_trajectory
-
-    traj = load_trajectory(
-        path, topology=args.topology, types=args.types, timestep_fs=args.timestep_fs,
-        dump_interval=args.dump_interval, format=args.format, velocities=need_velocities,
-        frames=parse_frames(args.frames), units=args.units,
-    )
-    if traj.dt_ps is None:
-        raise InputError(
-            "the time between frames is unknown: give --timestep-fs (and --dump-interval if "
-            "the file has no step numbers)", path,
-        )
-    for w in traj.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    return traj
-
-
-def prepare_output(outdir, names, force: bool) -> Path:
-    """Check that none of ``names`` exists in ``outdir`` (unless ``force``), before any work."""
-    from mdargy.io.atomic import refuse_overwrite
-
-    out = Path(outdir)
-    if out.exists() and not out.is_dir():
-        raise InputError("output exists and is not a directory", out)
-    for n in names:
-        refuse_overwrite(out / n, force)
-    return out
 
 
 def add_parser(sub):
@@ -116,25 +62,8 @@ def add_parser(sub):
     return p
 
 
-def _diffusion_rows(res):
-    rows = []
-    for d in res.diffusion:
-        rows.append([d.species, d.n_atoms, d.status, d.D_cm2_s, d.D_err_cm2_s,
-                     *d.D_xyz_cm2_s, d.window_ps[0], d.window_ps[1], d.loglog_slope,
-                     d.D_upper_cm2_s, d.D_window_spread_cm2_s,
-                     "" if d.T_K is None else d.T_K])
-    return rows
-
-
-DIFF_HEADER = ["species", "n_atoms", "status", "D_cm2_s", "D_err_cm2_s", "Dx_cm2_s",
-               "Dy_cm2_s", "Dz_cm2_s", "window_start_ps", "window_end_ps", "loglog_slope",
-               "D_upper_cm2_s", "D_window_spread_cm2_s", "T_K"]
-
-
-def _write_one(res, outdir: Path, source: str):
-    from mdargy.io.atomic import atomic_write_csv, atomic_write_json
-    from mdargy.plots.msd import plot_msd
-
+def write_one(res, outdir: Path, source: str):
+    """``msd.json``, ``msd.csv``, ``diffusion.csv`` and ``msd.png`` of one analysis."""
     msd = res.msd
     d = res.to_dict()
     d["source"] = str(source)
@@ -147,11 +76,12 @@ def _write_one(res, outdir: Path, source: str):
     header.append("n_origins")
     cols.append(msd.n_origins)
     atomic_write_csv(outdir / "msd.csv", header, np.column_stack(cols).tolist())
-    atomic_write_csv(outdir / "diffusion.csv", DIFF_HEADER, _diffusion_rows(res))
+    atomic_write_csv(outdir / "diffusion.csv", DIFFUSION_COLUMNS,
+                     [diffusion_row(d) for d in res.diffusion])
     plot_msd(msd, res, path=outdir / "msd.png")
 
 
-def _print_table(res, title):
+def print_table(res, title):
     print(title)
     print(f"{'species':>8} {'atoms':>6} {'D (cm2/s)':>12} {'± σ':>10} {'window (ps)':>20} "
           f"{'slope':>6}")
@@ -169,8 +99,6 @@ def _print_table(res, title):
 
 def _load_previous(path: Path):
     """D values from an earlier ``msd.json``: {species: (D, err, T_K, diffusing)}."""
-    from mdargy.analysis.diffusion import is_diffusing
-
     try:
         d = json.loads(path.read_text())
         rows = d["diffusion"]
@@ -184,8 +112,6 @@ def _load_previous(path: Path):
 
 
 def run(args) -> int:
-    from mdargy.analysis.diffusion import diffusion_coefficients, fit_arrhenius
-
     paths = [Path(p) for p in args.traj]
     temps = args.temperature
     if temps is not None and len(temps) != len(paths):
@@ -220,58 +146,49 @@ def run(args) -> int:
             if not keep:
                 raise InputError(f"none of {args.species} in the trajectory (species: "
                                  f"{', '.join(res.msd.species)})", path)
-            import dataclasses
-
             res = dataclasses.replace(res, diffusion=tuple(keep))
         sub = outdir if len(paths) == 1 else outdir / f"{i:02d}-{path.stem}"
-        _write_one(res, sub, path)
-        _print_table(res, f"{path}  ({traj.n_frames} frames, dt = {traj.dt_ps:g} ps"
+        write_one(res, sub, path)
+        print_table(res, f"{path}  ({traj.n_frames} frames, dt = {traj.dt_ps:g} ps"
                      + (f", T = {T:g} K)" if T is not None else ")"))
         per_T.append((T, {d.species: (d.D_cm2_s, d.D_err_cm2_s, d.diffusing)
                           for d in res.diffusion}, str(path)))
 
     if len(paths) > 1:
-        _arrhenius(per_T, outdir, fit_arrhenius)
+        _arrhenius(per_T, outdir)
     print(f"wrote {outdir}/")
     return 0
 
 
-def _arrhenius(per_T, outdir, fit_arrhenius):
-    from mdargy.io.atomic import atomic_write_csv, atomic_write_json
-    from mdargy.plots.diffusion import plot_arrhenius
-
+def _arrhenius(per_T, outdir):
     if any(T is None for T, _, _ in per_T):
         missing = [src for T, _, src in per_T if T is None]
         raise InputError("the Arrhenius fit needs a temperature for every input; give "
                          f"--temperature (missing for {', '.join(missing)})")
-    species = sorted({s for _, d, _ in per_T for s in d})
-    fits, rows = [], []
+    pts = [(T, s, *v) for T, d, _ in per_T for s, v in d.items()]
+    T, species, D, E, ok = zip(*pts)
+    res = fit_arrhenius_per_species(T, species, D, E, ok)
     print("\nArrhenius fits  D = D0 exp(-Ea / kB T)")
     print(f"{'species':>8} {'Ea (eV)':>10} {'± σ':>8} {'D0 (cm2/s)':>12} {'± σ':>10} "
           f"{'chi2_red':>9} {'n_T':>4}")
-    for s in species:
-        pts = [(T, d[s][0], d[s][1]) for T, d, _ in per_T if s in d and d[s][2]]
-        skipped = [T for T, d, _ in per_T if s in d and not d[s][2]]
-        if len({p[0] for p in pts}) < 2:
-            print(f"{s:>8}  (skipped: diffuses at fewer than 2 temperatures; bounded at "
-                  f"{', '.join(f'{t:g}' for t in skipped) or 'none'} K)")
+    fitted = {f.species: f for f in res.fits}
+    for s in sorted(set(species)):
+        if s in res.skipped or s in res.failed:
+            print(f"{s:>8}  (skipped: {res.skipped.get(s) or res.failed[s]})")
             continue
-        T, D, E = (np.array(c) for c in zip(*pts))
-        err = E if np.all(E > 0) else None
-        f = fit_arrhenius(T, D, err, species=s)
-        fits.append(f)
-        rows.append([s, f.Ea_eV, f.Ea_err_eV, f.D0_cm2_s, f.D0_err_cm2_s, f.chi2_red, len(T)])
+        f = fitted[s]
         print(f"{s:>8} {f.Ea_eV:>10.4f} {f.Ea_err_eV:>8.4f} {f.D0_cm2_s:>12.4e} "
-              f"{f.D0_err_cm2_s:>10.2e} {f.chi2_red:>9.2f} {len(T):>4}")
+              f"{f.D0_err_cm2_s:>10.2e} {f.chi2_red:>9.2f} {len(f.T_K):>4}")
+        if not f.weighted:
+            print(f"  note ({s}): some D have no error; unweighted fit")
         for w in f.warnings:
             print(f"  warning ({s}): {w}")
-        if skipped:
-            print(f"  note ({s}): bounded (no diffusive regime) at T = {skipped} K, left out "
-                  "of the fit")
-    if not fits:
+        if s in res.bounded_T_K:
+            print(f"  note ({s}): bounded (no diffusive regime) at T = {res.bounded_T_K[s]} K, "
+                  "left out of the fit")
+    if not res.fits:
         raise InputError("no species diffuses at 2 or more temperatures; no Arrhenius fit")
-    atomic_write_json(outdir / "arrhenius.json", {"arrhenius": [f.to_dict() for f in fits]})
-    atomic_write_csv(outdir / "arrhenius.csv",
-                     ["species", "Ea_eV", "Ea_err_eV", "D0_cm2_s", "D0_err_cm2_s", "chi2_red",
-                      "n_temperatures"], rows)
-    plot_arrhenius(fits, path=outdir / "arrhenius.png")
+    atomic_write_json(outdir / "arrhenius.json", {"arrhenius": [f.to_dict() for f in res.fits]})
+    atomic_write_csv(outdir / "arrhenius.csv", ARRHENIUS_COLUMNS,
+                     [arrhenius_row(f) for f in res.fits])
+    plot_arrhenius(list(res.fits), path=outdir / "arrhenius.png")

@@ -10,6 +10,16 @@ Examples::
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
+
+from mdargy.cli.common import is_root
+from mdargy.errors import InputError
+from mdargy.potentials.mtp.evaluate import evaluate
+from mdargy.potentials.mtp.mtpfile import read_mtp, write_mtp
+from mdargy.potentials.mtp.templates import count_table, make_template
+
 
 def add_parser(sub):
     p = sub.add_parser("mtp", help="Moment Tensor Potentials: templates, checks, normalisation",
@@ -51,18 +61,10 @@ def add_parser(sub):
 
 
 def _root() -> bool:
-    from mdargy.cli import is_root
-
     return is_root()
 
 
 def run_template(args) -> int:
-    import dataclasses
-
-    from mdargy.errors import InputError
-    from mdargy.potentials.mtp.mtpfile import write_mtp
-    from mdargy.potentials.mtp.templates import make_template
-
     species = args.species
     count = len(species) if species else args.species_count
     if species and len(set(species)) != len(species):
@@ -81,8 +83,6 @@ def run_template(args) -> int:
 
 
 def run_check(args) -> int:
-    from mdargy.potentials.mtp.mtpfile import read_mtp
-
     pot = read_mtp(args.file)
     if _root():
         print(f"{args.file}: MTP {pot.version}, {pot.species_count} species"
@@ -93,10 +93,6 @@ def run_check(args) -> int:
               f"{pot.alpha_scalar_moments} basis functions, "
               + ("trained" if pot.trained else "UNTRAINED template"))
     if args.lammps:
-        import numpy as np
-
-        from mdargy.potentials.mtp.evaluate import evaluate
-
         tag = pot.potential_tag
         els = tag.split(":", 1)[1].split() if tag.startswith("species:") else \
             [f"X{k}" for k in range(pot.species_count)]
@@ -114,11 +110,6 @@ def run_check(args) -> int:
 
 
 def run_normalize(args) -> int:
-    import dataclasses
-
-    from mdargy.errors import InputError
-    from mdargy.potentials.mtp.mtpfile import read_mtp, write_mtp
-
     pot = read_mtp(args.file)
     if args.species:
         if len(args.species) != pot.species_count:
@@ -132,8 +123,6 @@ def run_normalize(args) -> int:
 
 
 def run_counts(args) -> int:
-    from mdargy.potentials.mtp.templates import count_table
-
     if _root():
         print(count_table(tuple(args.levels)))
     return 0

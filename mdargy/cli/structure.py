@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import json
 
+from mdargy.structures import builders
+from mdargy.structures.cu7ps6 import LITERATURE
+from mdargy.structures.load import read_structure
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -58,7 +62,7 @@ def add_parser(sub):
 
 def _root() -> bool:
     try:
-        from mdargy.cli import is_root
+        from mdargy.cli.common import is_root
 
         return is_root()
     except Exception:  # pragma: no cover
@@ -66,8 +70,6 @@ def _root() -> bool:
 
 
 def run_build(args) -> int:
-    from mdargy.structures import builders
-
     if args.bar:
         nx, ny, nz = args.bar
         if args.phase == "f43m":
@@ -98,10 +100,6 @@ def _formula(comp) -> str:
 
 
 def run_info(args) -> int:
-    from mdargy.structures import builders
-    from mdargy.structures.cu7ps6 import LITERATURE
-    from mdargy.structures.load import read_structure
-
     atoms = read_structure(args.file)
     if args.elements:
         builders.check_elements(atoms, args.elements, path=args.file)

@@ -1,0 +1,79 @@
+"""Pieces shared by the subcommands: output checks, trajectory options and loading, rank 0."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from mdargy.errors import InputError
+from mdargy.io.atomic import refuse_overwrite
+from mdargy.io.trajectory import load_trajectory
+from mdargy.lammps.runtime import get_comm
+
+
+def is_root() -> bool:
+    """True on rank 0 of COMM_WORLD, or when MPI is not initialised by a launcher."""
+    return get_comm().Get_rank() == 0
+
+
+def add_trajectory_arguments(p):
+    """Arguments shared by the commands that read a trajectory."""
+    p.add_argument("--topology", "--data", dest="topology", metavar="FILE",
+                   help="LAMMPS data file (elements from its Masses) or MDAnalysis topology")
+    p.add_argument("--types", metavar="MAP",
+                   help="LAMMPS type to element, e.g. 1=Cu,2=P,3=S")
+    p.add_argument("--timestep-fs", type=float, metavar="FS",
+                   help="MD time step in fs (when the file does not carry the frame time)")
+    p.add_argument("--dump-interval", type=int, metavar="STEPS",
+                   help="steps between frames (default: from the file's step numbers)")
+    p.add_argument("--format", choices=("netcdf", "mdargy", "lammpsdump", "extxyz", "mdanalysis"),
+                   help="trajectory format (default: detected)")
+    p.add_argument("--units", choices=("metal", "real"),
+                   help="LAMMPS units of a text dump without ITEM: UNITS (default metal)")
+    p.add_argument("--frames", metavar="START:STOP[:STEP]",
+                   help="use only these frames (Python slice syntax)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="threads for the FFTs (default 1)")
+    p.add_argument("-o", "--output", metavar="DIR", help="output directory")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+
+
+def parse_frames(spec):
+    if spec is None:
+        return None
+    try:
+        parts = [int(s) if s.strip() else None for s in spec.split(":")]
+        if not 1 <= len(parts) <= 3:
+            raise ValueError
+    except ValueError:
+        raise InputError(f"--frames {spec!r}: expected START:STOP[:STEP]")
+    if len(parts) == 1:
+        parts = [parts[0], None]
+    return slice(*parts)
+
+
+def load(path, args, need_velocities=False):
+    """Load a trajectory with the CLI's options (see :func:`mdargy.io.trajectory.load_trajectory`)."""
+    traj = load_trajectory(
+        path, topology=args.topology, types=args.types, timestep_fs=args.timestep_fs,
+        dump_interval=args.dump_interval, format=args.format, velocities=need_velocities,
+        frames=parse_frames(args.frames), units=args.units,
+    )
+    if traj.dt_ps is None:
+        raise InputError(
+            "the time between frames is unknown: give --timestep-fs (and --dump-interval if "
+            "the file has no step numbers)", path,
+        )
+    for w in traj.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return traj
+
+
+def prepare_output(outdir, names, force: bool) -> Path:
+    """Check that none of ``names`` exists in ``outdir`` (unless ``force``), before any work."""
+    out = Path(outdir)
+    if out.exists() and not out.is_dir():
+        raise InputError("output exists and is not a directory", out)
+    for n in names:
+        refuse_overwrite(out / n, force)
+    return out
