@@ -237,8 +237,8 @@ def test_other_programs_files_types_ids_float32(tmp_path):
 def argon(out, **kw):
     base = dict(structure=str(CIF), potential=lj_argon(), output_dir=str(out),
                 replicate=(3, 3, 3), temperature_K=50.0, timestep_fs=5.0, seed=321,
-                equilibration_steps=200, production_ensemble="nve", production_steps=400,
-                dump_every=20, thermo_every=10, checkpoint_every=100)
+                equilibration_ps=1.0, production_ensemble="nve", production_ps=2.0,
+                dump_every_fs=100.0, thermo_every_fs=50.0, checkpoint_every_ps=0.5)
     base.update(kw)
     return EMDConfig(**base)
 
@@ -344,6 +344,17 @@ def test_old_runs_keep_their_binary_trajectory(reference, tmp_path):
     assert np.array_equal(b.positions, t.positions) and b.dt_ps == t.dt_ps
     with pytest.raises(InputError, match="no traj.nc"):
         run_trajectory(tmp_path)
+
+
+def test_writer_never_writes_through_a_symlink(tmp_path):
+    target = tmp_path / "precious"
+    target.write_text("keep\n")
+    (tmp_path / "t.nc").symlink_to(target)
+    for kw in (dict(overwrite=True), dict(append=True)):
+        with pytest.raises(InputError, match="symbolic link"):
+            NetCDFTrajectoryWriter(tmp_path / "t.nc", 1, elements=["Ar"], masses_amu=[40.0],
+                                   dt_ps=0.1, box_A=[9, 9, 9], **kw)
+    assert target.read_text() == "keep\n"
 
 
 def test_the_record_count_is_big_endian_at_byte_4(tmp_path):

@@ -159,10 +159,11 @@ def test_a_real_run_loads_without_complaint(tmp_path):
 
     cfg = EMDConfig(structure=str(ROOT / "inputs" / "examples" / "Ar_fcc.cif"),
                     potential=lj_argon(), output_dir=str(tmp_path / "r"), replicate=(2, 2, 2),
-                    temperature_K=50.0, timestep_fs=5.0, equilibration_steps=0,
-                    production_steps=100, dump_every=10, thermo_every=10, checkpoint_every=50)
+                    temperature_K=50.0, timestep_fs=5.0, equilibration_ps=0.0,
+                    production_ps=0.5, dump_every_fs=50.0, thermo_every_fs=50.0,
+                    checkpoint_every_ps=0.25)
     run_emd(cfg, progress=False)
-    for name in ("traj.mdtraj", "traj.lammpstrj"):
+    for name in ("traj.nc", "traj.lammpstrj"):
         t = load_trajectory(tmp_path / "r" / name)
         assert t.n_frames == 11 and t.dt_ps == pytest.approx(0.05) and not t.warnings
 
