@@ -1,6 +1,6 @@
 """Cost of the heat-current output of the EMD driver: Cu7PS6 (448 atoms, shipped MTP) NVE.
 
-The peer is the same driver run without heat current (``heat_every = 0``), on the same
+The peer is the same driver run without heat current (``heat_every_fs = 0``), on the same
 structure, seed and steps, in the same process. Each figure is the best of ``--reps`` runs of
 ``--steps`` NVE steps at 1 fs (no equilibration; thermo every 100 steps, no trajectory frames
 in between), wall clock and process CPU time. Prints the ratio for every interval.
@@ -26,9 +26,9 @@ def one(out, heat_every, steps):
     from mdargy.drivers.config import EMDConfig
 
     cfg = EMDConfig.from_toml(ROOT / "inputs" / "examples" / "cu7ps6_emd_300K.toml", [
-        f'output_dir="{out}"', "equilibration_steps=0", "production_ensemble=\"nve\"",
-        f"production_steps={steps}", f"dump_every={steps}", "thermo_every=100",
-        f"checkpoint_every={steps}", "text_dump=false", f"heat_every={heat_every}"])
+        f'output_dir="{out}"', "equilibration_ps=0", "production_ensemble=\"nve\"",
+        f"production_ps={steps / 1000}", f"dump_every_fs={steps}", "thermo_every_fs=100",
+        f"checkpoint_every_ps={steps / 1000}", "text_dump=false", f"heat_every_fs={heat_every}"])
     w, c = time.perf_counter(), time.process_time()
     run_emd(cfg, progress=False)
     return time.perf_counter() - w, time.process_time() - c

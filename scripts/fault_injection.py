@@ -44,12 +44,12 @@ output_dir = "{out}"
 temperature_K = 50.0
 timestep_fs = 5.0
 seed = 99
-equilibration_steps = 100
+equilibration_ps = 0.5
 production_ensemble = "nve"
-production_steps = 300
-dump_every = 10
-thermo_every = 10
-checkpoint_every = 50
+production_ps = 1.5
+dump_every_fs = 50.0
+thermo_every_fs = 50.0
+checkpoint_every_ps = 0.25
 
 [potential]
 kind = "lj"
@@ -78,8 +78,8 @@ def cli(argv, env=None) -> tuple[int, str]:
 
 
 #: the longer run the SIGKILL cases interrupt (so that the kill lands mid-run)
-LONG = {"production_steps = 300": "production_steps = 6000",
-        "checkpoint_every = 50": "checkpoint_every = 500"}
+LONG = {"production_ps = 1.5": "production_ps = 30.0",
+        "checkpoint_every_ps = 0.25": "checkpoint_every_ps = 2.5"}
 
 
 def write_config(folder: Path, out: Path, changes: dict | None = None) -> Path:

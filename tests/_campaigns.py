@@ -7,7 +7,7 @@ import sys
 
 
 def lj_argon_header(name: str, seed: int, cutoff_A: float = 8.5, a_A: float = 5.30,
-                    thermo_every: int = 100) -> str:
+                    thermo_every_fs: float = 500.0) -> str:
     """``[campaign]``, ``[structure]`` (fcc argon), ``[potential]`` (LJ) and ``[md]`` (5 fs)."""
     return f"""
 [campaign]
@@ -26,7 +26,7 @@ lj = {{ Ar = {{ epsilon_eV = 0.0104, sigma_A = 3.40 }} }}
 
 [md]
 timestep_fs = 5.0
-thermo_every = {thermo_every}
+thermo_every_fs = {thermo_every_fs}
 """
 
 

@@ -42,7 +42,7 @@ block_ps = 0.5
 [emd]
 msd_temperatures_K = [40.0]
 dos_temperatures_K = [40.0]
-supercell = [3, 3, 3]
+replicate = [3, 3, 3]
 equilibration_ps = 1.0
 production_ps = 10.0
 dump_every_fs = 20.0
@@ -106,6 +106,16 @@ CASES = [
      ["dump_every_fs = 12.0 is not a whole number of time steps"]),
     ("DOS sampling too coarse", "dump_every_fs = 20.0\n", "dump_every_fs = 200.0\n",
      ["Nyquist"]),
+    ("DOS sampling below the highest frequency asked for", "dump_every_fs = 20.0\n",
+     "dump_every_fs = 40.0\n", ["dump_every_fs = 40.0 fs resolves frequencies only up to 12.5 THz",
+                               "below dos_max_THz = 20 THz", "25 fs or less"]),
+    ("DOS sampling for a higher frequency", "dump_every_fs = 20.0\n",
+     "dump_every_fs = 20.0\ndos_max_THz = 30.0\n", ["up to 25 THz", "dos_max_THz = 30 THz"]),
+    ("old key name", "replicate = [3, 3, 3]", "supercell = [3, 3, 3]",
+     ["[emd] 'supercell' is an old name: did you mean 'replicate'?"]),
+    ("old key name in [md]", "timestep_fs = 5.0", "timestep_fs = 5.0\nthermo_every = 100",
+     ["[md] 'thermo_every' is an old name: did you mean 'thermo_every_fs'?",
+      "steps x timestep_fs"]),
     ("EMD without task", 'msd_temperatures_K = [40.0]\ndos_temperatures_K = [40.0]', "",
      ["[emd] has no task"]),
     ("time step too long", "timestep_fs = 5.0", "timestep_fs = 50.0", ["(0, 20] fs"]),
@@ -143,6 +153,17 @@ def test_bad_campaign_files(tmp_path, desc, old, new, fragments):
     for f in fragments:
         assert f in msg, f"{desc}: {f!r} not in {msg!r}"
     assert not (tmp_path / "out").exists()  # nothing ran, nothing was written
+
+
+def test_dos_max_sets_the_nyquist_check(tmp_path):
+    """A soft crystal (LJ argon: no mode above 2 THz) may sample coarser when it says so."""
+    coarse = GOOD.replace("dump_every_fs = 20.0\n", "dump_every_fs = 40.0\ndos_max_THz = 5.0\n")
+    spec = _load(tmp_path, coarse)
+    assert spec.emd.dos_max_THz == 5.0 and spec.emd.dump_every_fs == 40.0
+    # the analysis setting does not touch the MD: same fingerprints as the default
+    base = {t.id: t.fingerprint for t in build_tasks(_load(tmp_path, coarse.replace(
+        "dos_max_THz = 5.0\n", "dos_max_THz = 6.0\n"), "d.toml"))}
+    assert base == {t.id: t.fingerprint for t in build_tasks(spec)}
 
 
 def test_missing_directory_and_binary_files(tmp_path):

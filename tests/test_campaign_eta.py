@@ -300,7 +300,7 @@ timestep_fs = 5.0
 
 [emd]
 msd_temperatures_K = [30.0, 40.0, 50.0]
-supercell = [{n}, {n}, {n}]
+replicate = [{n}, {n}, {n}]
 equilibration_ps = 5.0
 production_ps = 20.0
 dump_every_fs = 500.0

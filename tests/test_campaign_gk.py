@@ -22,13 +22,13 @@ from mdargy.io.heatflux import read_heatflux
 
 from _campaigns import campaign_cli, lj_argon_header
 
-GK_LJ = lj_argon_header("gk-lj", 5, cutoff_A=8.5, thermo_every=200) + textwrap.dedent(
+GK_LJ = lj_argon_header("gk-lj", 5, cutoff_A=8.5, thermo_every_fs=1000.0) + textwrap.dedent(
     """
 
     [emd]
     msd_temperatures_K = [40.0]
     gk_temperatures_K = [40.0]
-    supercell = [3, 3, 3]
+    replicate = [3, 3, 3]
     equilibration_ps = 10.0
     production_ps = PROD
     production_ensemble = "nve"

@@ -39,10 +39,10 @@ IONIC = textwrap.dedent(
 
     [md]
     timestep_fs = 1.0
-    thermo_every = 500
+    thermo_every_fs = 500.0
 
     [emd]
-    supercell = [1, 1, 1]
+    replicate = [1, 1, 1]
     equilibration_ps = 1.0
     production_ps = 20.0
     production_ensemble = "nvt"

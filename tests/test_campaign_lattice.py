@@ -22,11 +22,11 @@ from mdargy.lattice.wigner import WignerResult
 
 from _campaigns import campaign_cli, lj_argon_header
 
-LAT_LJ = lj_argon_header("lattice-lj", 9, cutoff_A=7.0, thermo_every=100) + textwrap.dedent(
+LAT_LJ = lj_argon_header("lattice-lj", 9, cutoff_A=7.0, thermo_every_fs=500.0) + textwrap.dedent(
     """
 
     [emd]
-    supercell = [3, 3, 3]
+    replicate = [3, 3, 3]
     equilibration_ps = 5.0
     production_ps = 10.0
     production_ensemble = "nvt"

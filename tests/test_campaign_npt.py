@@ -20,7 +20,7 @@ from mdargy.errors import InputError
 
 from _campaigns import campaign_cli, lj_argon_header
 
-NPT_LJ = lj_argon_header("npt-lj", 3, cutoff_A=8.5, thermo_every=100) + textwrap.dedent(
+NPT_LJ = lj_argon_header("npt-lj", 3, cutoff_A=8.5, thermo_every_fs=500.0) + textwrap.dedent(
     """
 
     [nemd]

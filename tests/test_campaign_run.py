@@ -59,7 +59,7 @@ block_ps = 0.5
 [emd]
 msd_temperatures_K = [500.0, 600.0, 700.0]
 dos_temperatures_K = [500.0]
-supercell = [2, 2, 2]
+replicate = [2, 2, 2]
 equilibration_ps = 1.0
 production_ps = 10.0
 dump_every_fs = 10.0
@@ -221,7 +221,7 @@ TINY_LJ = textwrap.dedent(
     [emd]
     msd_temperatures_K = [40.0]
     dos_temperatures_K = [40.0]
-    supercell = [3, 3, 3]
+    replicate = [3, 3, 3]
     equilibration_ps = 1.0
     production_ps = 10.0
     dump_every_fs = 20.0

@@ -33,7 +33,7 @@ def test_demo_file_is_valid_and_small(tmp_path):
     for t in tasks:
         cfg = adapters.driver_config(spec, t, tmp_path / t.id)
         n_cells = cfg.replicate[0] * cfg.replicate[1] * cfg.replicate[2]
-        steps = cfg.equilibration_steps + (cfg.nemd_steps if t.kind == "nemd" else cfg.production_steps)
+        steps = cfg.equilibration_steps + cfg.production_steps
         assert 4 * n_cells <= 1536 and steps <= 100_000
     # the raw LAMMPS field reaches the potential's commands, and only there
     cfg = adapters.driver_config(spec, tasks[0], tmp_path / "x")
@@ -93,12 +93,12 @@ def test_production_file_with_a_potential(tmp_path):
                                  tmp_path / "w")
     assert cfg.replicate == (16, 2, 2) and cfg.n_bins == 32 and cfg.bath_bins == 2
     assert cfg.delta_T_K == pytest.approx(80.0) and cfg.timestep_fs == 1.0
-    assert cfg.nemd_steps == 1_000_000 and cfg.block_steps == 10_000
-    assert cfg.checkpoint_every == 50_000
+    assert cfg.production_steps == 1_000_000 and cfg.block_steps == 10_000
+    assert cfg.checkpoint_every_steps == 50_000 and cfg.bath_damp_fs == 500.0
     assert cfg.potential.kind == "mtp" and cfg.potential.elements == ("Cu", "P", "S")
     assert Path(cfg.structure) == (tmp_path / "structures" / "Cu7PS6_P213_derived.cif").resolve()
     ecfg = adapters.driver_config(spec, next(t for t in tasks if t.id == "emd_T550K"), tmp_path / "w")
-    assert ecfg.replicate == (2, 2, 2) and ecfg.dump_every == 10
+    assert ecfg.replicate == (2, 2, 2) and ecfg.dump_every_steps == 10
     assert ecfg.equilibration_ensemble == "npt" and ecfg.production_steps == 1_000_000
 
 
@@ -126,6 +126,33 @@ def test_seeds_and_fingerprints(tmp_path):
     assert {t.id: t.fingerprint for t in build_tasks(ana)} == {t.id: t.fingerprint for t in base.values()}
 
 
+#: Fingerprints of the LJ-argon demo's tasks as computed before the keys were renamed into the
+#: one vocabulary (supercell -> replicate, damp_fs -> bath_damp_fs, thermo_every ->
+#: thermo_every_fs, steps -> fs): finished tasks of a campaign must not turn stale when its file
+#: is rewritten in the new names with the same values. (The demo has no input file, so its
+#: fingerprints do not depend on where the repository lies.)
+DEMO_FINGERPRINTS = {
+    "nemd_T40K_L24": "eb975f9683c5512138845101c28f13817e190bb21e4d9ec763b54b5e68717ea6",
+    "nemd_T40K_L16": "6912a1d8c9f0e0093b88fb74f335d0c7cc66ead67bceca06c6ac7b4db9da4e0e",
+    "nemd_T40K_L8": "407dfd0bc86eeb51f88cd1aeeb86001abd5af93edb555689af274da8f70efe59",
+    "emd_T40K": "88ccc2e76feefcaf609c6b77154d9b6c79d3a54853ac37bd21bac4a40bfdcf10",
+}
+
+
+def test_fingerprints_survive_the_vocabulary_change(tmp_path):
+    spec = load_campaign(DEMO, output=tmp_path)
+    assert {t.id: t.fingerprint for t in build_tasks(spec)} == DEMO_FINGERPRINTS
+    # a key added since (here the bath thermostat of the equilibration) enters the fingerprint
+    # only when it differs from its default
+    same = parse_campaign(DEMO.read_text().replace("delta_T_K = 10.0", "delta_T_K = 10.0\n"
+                                                   "tdamp_fs = 100.0"), DEMO, output=tmp_path)
+    assert {t.id: t.fingerprint for t in build_tasks(same)} == DEMO_FINGERPRINTS
+    other = parse_campaign(DEMO.read_text().replace("delta_T_K = 10.0", "delta_T_K = 10.0\n"
+                                                    "tdamp_fs = 200.0"), DEMO, output=tmp_path)
+    changed = {t.id: t.fingerprint for t in build_tasks(other)}
+    assert all((changed[k] != v) == k.startswith("nemd") for k, v in DEMO_FINGERPRINTS.items())
+
+
 def test_cu7ps6_demo_file_is_valid_and_uses_the_shipped_potential(tmp_path):
     """`make demo` runs inputs/campaigns/demo.toml: Cu7PS6 with the shipped MTP, small runs."""
     spec = load_campaign(DEMO_CU7PS6, output=tmp_path / "out")
@@ -137,7 +164,7 @@ def test_cu7ps6_demo_file_is_valid_and_uses_the_shipped_potential(tmp_path):
     for t in tasks:
         cfg = adapters.driver_config(spec, t, tmp_path / t.id)
         n_atoms = 56 * cfg.replicate[0] * cfg.replicate[1] * cfg.replicate[2]
-        steps = cfg.equilibration_steps + (cfg.nemd_steps if t.kind == "nemd" else cfg.production_steps)
+        steps = cfg.equilibration_steps + cfg.production_steps
         assert n_atoms <= 672 and steps <= 210_000
 
 

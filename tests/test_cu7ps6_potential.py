@@ -81,9 +81,9 @@ def test_shipped_potential_runs_stable_md_through_the_emd_driver(tmp_path):
 
     cfg = EMDConfig(structure=str(P213), output_dir=str(tmp_path / "md"), replicate=(1, 1, 1),
                     potential=PotentialSpec(kind="mtp", files=(str(POT),), elements=SPECIES),
-                    temperature_K=550.0, timestep_fs=1.0, seed=11, equilibration_steps=3000,
-                    production_ensemble="nve", production_steps=2000, dump_every=100,
-                    thermo_every=100, checkpoint_every=1000, text_dump=False)
+                    temperature_K=550.0, timestep_fs=1.0, seed=11, equilibration_ps=3.0,
+                    production_ensemble="nve", production_ps=2.0, dump_every_fs=100.0,
+                    thermo_every_fs=100.0, checkpoint_every_ps=1.0, text_dump=False)
     res = run_emd(cfg, progress=False)
     assert 450.0 < res.T_mean_K < 650.0
     assert abs(res.etotal_drift_eV_atom_ps) < 1e-4  # eV/atom/ps
@@ -114,8 +114,9 @@ def test_structure_with_an_element_the_potential_lacks_is_rejected(tmp_path):
     write(bad, at)
     cfg = EMDConfig(structure=str(bad), output_dir=str(tmp_path / "md"), replicate=(1, 1, 1),
                     potential=PotentialSpec(kind="mtp", files=(str(POT),), elements=SPECIES),
-                    temperature_K=300.0, timestep_fs=1.0, seed=1, equilibration_steps=100,
-                    production_steps=100, dump_every=10, thermo_every=10, checkpoint_every=100)
+                    temperature_K=300.0, timestep_fs=1.0, seed=1, equilibration_ps=0.1,
+                    production_ps=0.1, dump_every_fs=10.0, thermo_every_fs=10.0,
+                    checkpoint_every_ps=0.1)
     with pytest.raises(InputError, match="Se") as err:
         run_emd(cfg, progress=False)
     assert "Cu7PS5Se.cif" in str(err.value)

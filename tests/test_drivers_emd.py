@@ -25,8 +25,8 @@ KB = 8.617333262e-5
 def argon(out, **kw):
     base = dict(structure=str(EXAMPLES / "Ar_fcc.cif"), potential=lj_argon(), output_dir=str(out),
                 replicate=(3, 3, 3), temperature_K=50.0, timestep_fs=5.0, seed=321,
-                equilibration_steps=200, production_ensemble="nve", production_steps=400,
-                dump_every=20, thermo_every=10, checkpoint_every=100)
+                equilibration_ps=1.0, production_ensemble="nve", production_ps=2.0,
+                dump_every_fs=100.0, thermo_every_fs=50.0, checkpoint_every_ps=0.5)
     base.update(kw)
     return EMDConfig(**base)
 
@@ -128,22 +128,22 @@ def test_restart_after_interruption_is_identical(nve_run, tmp_path, monkeypatch)
 def test_npt_equilibration_and_minimisation(tmp_path):
     res = run(argon(tmp_path / "npt", minimize=True, equilibration_ensemble="npt",
                     pressure_bar=0.0, pdamp_fs=2000.0, production_ensemble="nvt",
-                    equilibration_steps=300, production_steps=100))
+                    equilibration_ps=1.5, production_ps=0.5))
     assert res.n_frames == 6
     assert res.volume_A3 != pytest.approx((3 * 5.30) ** 3, rel=1e-9)  # the barostat moved the box
     # the text dump gives LAMMPS's box bounds (NPT moved the origin away from 0)
     lines = (tmp_path / "npt" / "traj.lammpstrj").read_text().splitlines()
     lo, hi = map(float, lines[5].split())
     assert lo != 0.0 and (hi - lo) ** 3 == pytest.approx(res.volume_A3, rel=1e-9)
-    res2 = run(argon(tmp_path / "nodump", production_steps=100, text_dump=False))
+    res2 = run(argon(tmp_path / "nodump", production_ps=0.5, text_dump=False))
     assert res2.dump_path is None and not (tmp_path / "nodump" / "traj.lammpstrj").exists()
 
 
 def test_blow_up_stops_with_checkpoint_kept(tmp_path):
     # a 90 fs time step makes NVE LJ argon lose atoms a little after the checkpoint at step 140
     out = tmp_path / "hot"
-    cfg = argon(out, timestep_fs=90.0, equilibration_steps=100, checkpoint_every=10,
-                thermo_every=10, dump_every=10)
+    cfg = argon(out, timestep_fs=90.0, equilibration_ps=9.0, production_ps=36.0,
+                checkpoint_every_ps=0.9, thermo_every_fs=900.0, dump_every_fs=900.0)
     with pytest.raises(SimulationError, match="blew up|lost atoms") as err:
         run(cfg)
     assert "checkpoint (step 140) is kept" in str(err.value)
@@ -161,9 +161,9 @@ def test_blow_up_inside_a_segment_is_caught_at_once(tmp_path):
     """The in-run guard (fix halt) stops a run within steps of the blow-up, not at the end of
     its thermo segment: a 100 fs time step makes NVE LJ argon explode long before step 1000."""
     with pytest.raises(SimulationError, match="blew up at step") as err:
-        run(argon(tmp_path / "boom", timestep_fs=100.0, equilibration_steps=0,
-                  production_steps=1000, dump_every=1000, thermo_every=1000,
-                  checkpoint_every=1000))
+        run(argon(tmp_path / "boom", timestep_fs=100.0, equilibration_ps=0.0,
+                  production_ps=100.0, dump_every_fs=1e5, thermo_every_fs=1e5,
+                  checkpoint_every_ps=100.0))
     msg = str(err.value)
     step = int(msg.split("blew up at step ")[1].split(":")[0])
     assert step < 1000  # stopped inside the only segment
@@ -186,8 +186,8 @@ def test_bad_inputs_fail_before_md(tmp_path):
         assert not (tmp_path / d / "thermo.csv").exists()
     with pytest.raises(InputError, match="production_ensemble"):
         argon(tmp_path / "e", production_ensemble="npt")
-    with pytest.raises(InputError, match="multiple of dump_every"):
-        argon(tmp_path / "e", production_steps=410)
+    with pytest.raises(InputError, match="whole multiple of dump_every_fs"):
+        argon(tmp_path / "e", production_ps=2.05)
     (tmp_path / "bad.toml").write_text('structure = "x.cif"\noutput_dir = "o"\ntemprature_K = 3\n'
                                        '[potential]\nkind = "lj"\nlj = {Ar = {epsilon_eV = 0.01, sigma_A = 3.4}}\n')
     with pytest.raises(InputError, match="bad.toml.*temprature_K"):
@@ -217,8 +217,8 @@ def _load_traj(path):
 
 def test_si_sw_two_ranks_matches_serial(tmp_path):
     """Stillinger-Weber Si (a many-body potential) through the CLI, serial and mpirun -np 2."""
-    args = [str(EXAMPLES / "si_sw_emd.toml"), "-q", "--set", "equilibration_steps=100",
-            "--set", "production_steps=100", "--set", "checkpoint_every=50",
+    args = [str(EXAMPLES / "si_sw_emd.toml"), "-q", "--set", "equilibration_ps=0.1",
+            "--set", "production_ps=0.1", "--set", "checkpoint_every_ps=0.05",
             "--set", 'equilibration_ensemble="nvt"']
     env = dict(os.environ, OMP_NUM_THREADS="1")
     r1 = subprocess.run([PY, "-m", "mdargy", "emd", *args, "-o", str(tmp_path / "np1")],
@@ -239,8 +239,8 @@ def test_si_sw_two_ranks_matches_serial(tmp_path):
 
 def test_two_ranks_restart_is_identical(tmp_path):
     """mpirun -np 2: a run stopped after its 3rd checkpoint and resumed equals an uninterrupted one."""
-    args = [str(EXAMPLES / "si_sw_emd.toml"), "-q", "--set", "equilibration_steps=100",
-            "--set", "production_steps=100", "--set", "checkpoint_every=50",
+    args = [str(EXAMPLES / "si_sw_emd.toml"), "-q", "--set", "equilibration_ps=0.1",
+            "--set", "production_ps=0.1", "--set", "checkpoint_every_ps=0.05",
             "--set", 'equilibration_ensemble="nvt"']
     cmd = [MPIRUN, "-np", "2", PY, "-m", "mdargy", "emd", *args]
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -296,8 +296,8 @@ def test_structure_inputs(tmp_path):
     # a triclinic LAMMPS data file runs through the SW driver
     res = run(EMDConfig(structure=str(tmp_path / "si.data"), output_dir=str(tmp_path / "run"),
                         potential=PotentialSpec(kind="native", style="sw", files=("lammps:Si.sw",)),
-                        temperature_K=300.0, equilibration_steps=20, production_steps=20,
-                        dump_every=10, thermo_every=10, production_ensemble="nve"))
+                        temperature_K=300.0, equilibration_ps=0.02, production_ps=0.02,
+                        dump_every_fs=10.0, thermo_every_fs=10.0, production_ensemble="nve"))
     assert res.n_atoms == 16 and res.n_frames == 3 and res.volume_A3 == pytest.approx(back.get_volume())
 
 
@@ -320,9 +320,9 @@ def test_mtp_cu7ps6_nve(tmp_path):
     ase.io.write(tmp_path / "cps.extxyz", build("f43m", cells=(1, 1, 1), seed=1), parallel=False)
     res = run(EMDConfig(structure=str(tmp_path / "cps.extxyz"), output_dir=str(tmp_path / "run"),
                         potential=PotentialSpec(kind="mtp", files=(str(MTP_FILE),)),
-                        temperature_K=300.0, timestep_fs=1.0, equilibration_steps=50,
-                        production_steps=100, production_ensemble="nve", dump_every=10,
-                        thermo_every=10))
+                        temperature_K=300.0, timestep_fs=1.0, equilibration_ps=0.05,
+                        production_ps=0.1, production_ensemble="nve", dump_every_fs=10.0,
+                        thermo_every_fs=10.0))
     assert res.type_elements == ("Cu", "P", "S") and res.n_atoms == 56
     assert abs(res.etotal_drift_eV_atom_ps) < 1e-3 and res.etotal_std_eV_atom < 1e-4
     meta = json.loads((tmp_path / "run" / "metadata.json").read_text())

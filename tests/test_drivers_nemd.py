@@ -25,17 +25,17 @@ def bar(out, **kw):
     """fcc LJ argon at 50 K, a = 5.30 Å, 12 x 3 x 3 cells (432 atoms, L = 63.6 Å), 120 ps."""
     base = dict(structure=str(EXAMPLES / "Ar_fcc.cif"), potential=lj_argon(), output_dir=str(out),
                 replicate=(12, 3, 3), temperature_K=50.0, timestep_fs=5.0, seed=777,
-                n_bins=12, equilibration_steps=2000, nemd_steps=24000, block_steps=500,
-                delta_T_K=40.0, langevin_damp_fs=250.0, swap_every=20, checkpoint_every=6000,
-                n_error_blocks=4)
+                bins_per_cell=1, equilibration_ps=10.0, production_ps=120.0, block_ps=2.5,
+                sample_every_fs=50.0, delta_T_K=40.0, bath_damp_fs=250.0, swap_every_fs=100.0,
+                checkpoint_every_ps=30.0, n_error_blocks=4)
     base.update(kw)
     return NEMDConfig(**base)
 
 
 def small(out, **kw):
     """A quick bar (12 x 2 x 2 cells, 192 atoms) for restart and MPI checks."""
-    base = dict(replicate=(12, 2, 2), equilibration_steps=400, nemd_steps=3000,
-                block_steps=200, checkpoint_every=800, n_error_blocks=3, discard_blocks=3)
+    base = dict(replicate=(12, 2, 2), equilibration_ps=2.0, production_ps=15.0,
+                block_ps=1.0, checkpoint_every_ps=4.0, n_error_blocks=3, discard_blocks=3)
     base.update(kw)
     return bar(out, **base)
 
@@ -176,12 +176,13 @@ temperature_K = 50.0
 timestep_fs = 5.0
 seed = 777
 method = "muller-plathe"
-n_bins = 12
-swap_every = 20
-equilibration_steps = 400
-nemd_steps = 3000
-block_steps = 200
-checkpoint_every = 800
+bins_per_cell = 1
+swap_every_fs = 100.0
+sample_every_fs = 50.0
+equilibration_ps = 2.0
+production_ps = 15.0
+block_ps = 1.0
+checkpoint_every_ps = 4.0
 n_error_blocks = 3
 discard_blocks = 3
 [potential]
@@ -217,12 +218,12 @@ def test_dry_run_and_bad_inputs(tmp_path):
                         "--dry-run", str(tmp_path / "deck-mp"), "--method", "muller-plathe"],
                        capture_output=True, text=True, timeout=120)
     assert "fix mp all thermal/conductivity 20 x 12 swap 1" in p.stdout
-    with pytest.raises(InputError, match="n_bins must be even"):
-        bar(tmp_path, n_bins=15)
+    with pytest.raises(InputError, match="is odd"):
+        bar(tmp_path, replicate=(13, 3, 3))
     with pytest.raises(InputError, match="method"):
         bar(tmp_path, method="green-kubo")
-    with pytest.raises(InputError, match="multiple of block_steps"):
-        bar(tmp_path, nemd_steps=1234)
+    with pytest.raises(InputError, match="whole multiple of block_ps"):
+        bar(tmp_path, production_ps=123.4)
     with pytest.raises(InputError, match="delta_T_K"):
         bar(tmp_path, delta_T_K=150.0)
     p = subprocess.run([PY, "-m", "mdargy", "nemd", str(tmp_path / "none.toml")],

@@ -32,8 +32,9 @@ def run_deck(deck: Path) -> int:
 def test_emd_deck_runs_in_lammps(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["emd", str(EXAMPLES / "lj_argon_emd.toml"), "-o", str(out), "--set",
-            "equilibration_steps=20", "--set", "production_steps=40", "--set", "dump_every=20",
-            "--set", "thermo_every=20", "--set", "checkpoint_every=20", "--set", "heat_every=10"]
+            "equilibration_ps=0.1", "--set", "production_ps=0.2", "--set", "dump_every_fs=100",
+            "--set", "thermo_every_fs=100", "--set", "checkpoint_every_ps=0.1", "--set",
+            "heat_every_fs=50"]
     assert main(args + ["--dry-run"]) == 0
     deck = out / "deck"
     printed = capsys.readouterr()
@@ -55,8 +56,8 @@ def test_emd_deck_runs_in_lammps(tmp_path, capsys):
 def test_nemd_deck_runs_in_lammps(tmp_path, method, capsys):
     deck = tmp_path / "deck here"
     assert main(["nemd", str(EXAMPLES / "lj_argon_nemd.toml"), "-o", str(tmp_path / "run"),
-                 "--method", method, "--set", "equilibration_steps=50", "--set",
-                 "nemd_steps=400", "--set", "block_steps=50", "--set", "checkpoint_every=200",
+                 "--method", method, "--set", "equilibration_ps=0.25", "--set",
+                 "production_ps=2.0", "--set", "block_ps=0.25", "--set", "checkpoint_every_ps=1.0",
                  "--dry-run", str(deck)]) == 0
     assert not (tmp_path / "run").exists()
     text = (deck / "in.lammps").read_text()

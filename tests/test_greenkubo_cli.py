@@ -25,9 +25,9 @@ def gk(*args):
 def _config(out, **kw):
     base = dict(structure=str(EXAMPLES / "Ar_fcc.cif"), potential=lj_argon(), output_dir=str(out),
                 replicate=(3, 3, 3), temperature_K=50.0, timestep_fs=5.0, seed=99,
-                equilibration_steps=500, production_ensemble="nve", production_steps=2400,
-                dump_every=2400, text_dump=False, thermo_every=100, checkpoint_every=2400,
-                heat_every=5)
+                equilibration_ps=2.5, production_ensemble="nve", production_ps=12.0,
+                dump_every_fs=12000.0, text_dump=False, thermo_every_fs=500.0,
+                checkpoint_every_ps=12.0, heat_every_fs=25.0)
     base.update(kw)
     return EMDConfig(**base)
 

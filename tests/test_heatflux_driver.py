@@ -23,8 +23,9 @@ MVV2E = 1.0364269e-4  # (g/mol)(Å/ps)^2 -> eV
 def argon(out, **kw):
     base = dict(structure=str(EXAMPLES / "Ar_fcc.cif"), potential=lj_argon(), output_dir=str(out),
                 replicate=(3, 3, 3), temperature_K=50.0, timestep_fs=5.0, seed=321,
-                equilibration_steps=200, production_ensemble="nve", production_steps=400,
-                dump_every=20, thermo_every=10, checkpoint_every=100, heat_every=5)
+                equilibration_ps=1.0, production_ensemble="nve", production_ps=2.0,
+                dump_every_fs=100.0, thermo_every_fs=50.0, checkpoint_every_ps=0.5,
+                heat_every_fs=25.0)
     base.update(kw)
     return EMDConfig(**base)
 
@@ -100,8 +101,8 @@ def test_kill_and_resume_gives_the_same_file(hf_run, tmp_path, monkeypatch):
 def test_style_without_centroid_virial_is_refused_before_md(tmp_path):
     si = PotentialSpec(kind="native", style="sw", files=("lammps:Si.sw",), elements=("Si",))
     cfg = EMDConfig(structure=str(EXAMPLES / "Si_diamond.cif"), potential=si,
-                    output_dir=str(tmp_path / "sw"), equilibration_steps=10, production_steps=10,
-                    dump_every=10, heat_every=5, temperature_K=300.0)
+                    output_dir=str(tmp_path / "sw"), equilibration_ps=0.01, production_ps=0.01,
+                    dump_every_fs=10.0, heat_every_fs=5.0, temperature_K=300.0)
     with pytest.raises(MissingCapabilityError, match="pair style 'sw'.*centroid"):
         run(cfg)
     assert not (tmp_path / "sw" / "thermo.csv").exists()
@@ -111,17 +112,17 @@ def test_style_without_centroid_virial_is_refused_before_md(tmp_path):
 def test_config_checks_and_dry_run(tmp_path):
     from mdargy.drivers.emd import emd_input
 
-    with pytest.raises(InputError, match="heat_every"):
-        argon(tmp_path, heat_every=-1)
-    with pytest.raises(InputError, match="production_steps.*multiple of heat_every"):
-        argon(tmp_path, heat_every=7)
-    with pytest.raises(InputError, match="equilibration_steps.*multiple of heat_every"):
-        argon(tmp_path, heat_every=8, equilibration_steps=204)
+    with pytest.raises(InputError, match="heat_every_fs"):
+        argon(tmp_path, heat_every_fs=-5.0)
+    with pytest.raises(InputError, match="production_ps.*multiple of heat_every_fs"):
+        argon(tmp_path, heat_every_fs=35.0)
+    with pytest.raises(InputError, match="equilibration_ps.*multiple of heat_every_fs"):
+        argon(tmp_path, heat_every_fs=40.0, equilibration_ps=1.02)
     text = emd_input(argon(tmp_path), type_elements=["Ar"])
     assert "compute mdargy_hf_stress all centroid/stress/atom NULL virial" in text
     assert "heat/flux mdargy_hf_ke mdargy_hf_pe mdargy_hf_stress" in text
     assert "fix mdargy_hf_store all vector 5" in text
-    assert "heat/flux" not in emd_input(argon(tmp_path, heat_every=0), type_elements=["Ar"])
+    assert "heat/flux" not in emd_input(argon(tmp_path, heat_every_fs=0.0), type_elements=["Ar"])
     # LJ (guard every 10 steps): a multiple of 5 already, the guard stays
     assert "fix mdargy_guard all halt 10" in text and "halt 5 " not in text
 
@@ -145,8 +146,9 @@ def test_mtp_run_moves_its_guard_to_the_sampling_steps(tmp_path):
     pot = PotentialSpec(kind="mtp", files=(str(ROOT / "inputs" / "potentials" / "Cu7PS6.mtp"),),
                         elements=("Cu", "P", "S"))
     cfg = EMDConfig(structure=str(ROOT / "inputs" / "structures" / "Cu7PS6_P213_derived.cif"),
-                    potential=pot, output_dir=str(tmp_path / "cu"), equilibration_steps=20,
-                    production_steps=20, dump_every=10, heat_every=5, thermo_every=10,
+                    potential=pot, output_dir=str(tmp_path / "cu"), equilibration_ps=0.02,
+                    production_ps=0.02, dump_every_fs=10.0, heat_every_fs=5.0,
+                    thermo_every_fs=10.0,
                     production_ensemble="nve", text_dump=False)
     text = emd_input(cfg, type_elements=["Cu", "P", "S"])
     assert text.index("fix mdargy_guard all halt 1 ") < text.index("fix mdargy_guard all halt 5 ")
@@ -206,7 +208,7 @@ def test_two_species_velocity_sums(tmp_path):
                                        "Kr": {"epsilon_eV": 0.0140, "sigma_A": 3.60}},
                         cutoff_A=8.5)
     res = run(argon(tmp_path / "mix", structure=str(tmp_path / "ArKr.extxyz"), potential=pot,
-                    production_steps=100, equilibration_steps=100))
+                    production_ps=0.5, equilibration_ps=0.5))
     s = read_heatflux(res.output_dir)
     assert s.species == tuple(res.type_elements) and len(s.species) == 2
     m = np.array(s.masses_amu)[:, None, None]
@@ -223,9 +225,9 @@ def test_two_ranks_match_serial_and_resume_exactly(hf_run, tmp_path):
     _, ref = hf_run
     py, mpirun = str(ROOT / ".venv" / "bin" / "python"), str(ROOT / ".venv" / "bin" / "mpirun")
     args = [str(EXAMPLES / "lj_argon_emd.toml"), "-q", "--set", "replicate=[3, 3, 3]",
-            "--set", "seed=321", "--set", "equilibration_steps=200", "--set",
-            "production_steps=400", "--set", "dump_every=20", "--set", "thermo_every=10",
-            "--set", "checkpoint_every=100", "--set", "heat_every=5", "-T", "50",
+            "--set", "seed=321", "--set", "equilibration_ps=1.0", "--set",
+            "production_ps=2.0", "--set", "dump_every_fs=100.0", "--set", "thermo_every_fs=50.0",
+            "--set", "checkpoint_every_ps=0.5", "--set", "heat_every_fs=25.0", "-T", "50",
             "--set", "max_temperature_K=1000"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [mpirun, "-np", "2", py, "-m", "mdargy", "emd", *args]

@@ -33,9 +33,9 @@ def cu7ps6_run(tmp_path_factory):
     cfg = EMDConfig(structure=str(F43M), output_dir=str(out), replicate=(1, 1, 1),
                     potential=PotentialSpec(kind="mtp", files=(str(POT),),
                                             elements=("Cu", "P", "S")),
-                    temperature_K=650.0, timestep_fs=1.0, seed=5, equilibration_steps=1000,
-                    production_ensemble="nvt", production_steps=8000, dump_every=10,
-                    thermo_every=100, checkpoint_every=4000, text_dump=False)
+                    temperature_K=650.0, timestep_fs=1.0, seed=5, equilibration_ps=1.0,
+                    production_ensemble="nvt", production_ps=8.0, dump_every_fs=10.0,
+                    thermo_every_fs=100.0, checkpoint_every_ps=4.0, text_dump=False)
     run_emd(cfg, progress=False)
     return out
 

@@ -26,9 +26,10 @@ def _emd(path, T, steps=2000, eq=1000, seed=11, dt_fs=5.0):
 
     cfg = EMDConfig.from_dict(dict(
         structure=f"{EXAMPLES}/Ar_fcc.cif", replicate=[3, 3, 3], output_dir=str(path),
-        temperature_K=T, timestep_fs=dt_fs, seed=seed, equilibration_steps=eq,
-        production_ensemble="nvt", production_steps=steps, dump_every=50, thermo_every=50,
-        checkpoint_every=100000, text_dump=False, potential=LJ))
+        temperature_K=T, timestep_fs=dt_fs, seed=seed, equilibration_ps=eq * dt_fs / 1000,
+        production_ensemble="nvt", production_ps=steps * dt_fs / 1000, dump_every_fs=50 * dt_fs,
+        thermo_every_fs=50 * dt_fs, checkpoint_every_ps=100000 * dt_fs / 1000, text_dump=False,
+        potential=LJ))
     run_emd(cfg, progress=False)
     return path
 

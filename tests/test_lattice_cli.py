@@ -24,8 +24,8 @@ def runs(tmp_path_factory):
         cfg = EMDConfig.from_dict(dict(
             structure="inputs/examples/Ar_fcc.cif", replicate=[3, 3, 3],
             output_dir=str(base / f"run{T:g}"), temperature_K=T, timestep_fs=5.0, seed=5,
-            equilibration_steps=600, production_ensemble="nvt", production_steps=1500,
-            dump_every=50, thermo_every=50, checkpoint_every=100000, text_dump=False,
+            equilibration_ps=3.0, production_ensemble="nvt", production_ps=7.5,
+            dump_every_fs=250.0, thermo_every_fs=250.0, checkpoint_every_ps=500.0, text_dump=False,
             potential=LJ))
         run_emd(cfg, progress=False)
         out[T] = base / f"run{T:g}"

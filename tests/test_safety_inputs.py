@@ -80,7 +80,8 @@ lj = {{ Ar = {{ epsilon_eV = 0.0104, sigma_A = 3.40 }} }}
 
 @pytest.mark.parametrize("kw, key, want", [
     (dict(T='"300"'), "temperature_K", "a number"),
-    (dict(extra='equilibration_steps = "100"'), "equilibration_steps", "an integer"),
+    (dict(extra='equilibration_ps = "100"'), "equilibration_ps", "a number"),
+    (dict(extra='seed = 1.5'), "seed", "an integer"),
     (dict(extra='text_dump = "no"'), "text_dump", "true or false"),
     (dict(pot_extra='masses_amu = { Ar = "heavy" }'), "potential.masses_amu.Ar", "a number"),
 ])
@@ -123,7 +124,7 @@ def test_driver_styles_lists_every_fix():
                                 equilibration_ensemble="npt"))
     assert e["pair"] == ["lj/cut"] and {"nvt", "npt", "nve", "halt"} <= set(e["fix"])
     h = driver_styles(EMDConfig(structure=str(CIF), potential=lj_argon(), output_dir="x",
-                                heat_every=5))
+                                heat_every_fs=5.0))
     assert "heat/flux" in h["compute"] and "vector" in h["fix"]
     n = driver_styles(NEMDConfig(structure=str(CIF), potential=lj_argon(), output_dir="x",
                                  replicate=(12, 3, 3), method="muller-plathe"))
@@ -168,8 +169,8 @@ def test_thermo_has_no_repeated_step_between_stages(tmp_path):
 
     cfg = EMDConfig(structure=str(CIF), potential=lj_argon(), output_dir=str(tmp_path / "r"),
                     replicate=(2, 2, 2), temperature_K=50.0, timestep_fs=5.0,
-                    equilibration_steps=50, production_steps=50, dump_every=10,
-                    thermo_every=10, checkpoint_every=50)
+                    equilibration_ps=0.25, production_ps=0.25, dump_every_fs=50.0,
+                    thermo_every_fs=50.0, checkpoint_every_ps=0.25)
     run_emd(cfg, progress=False)
     steps = np.genfromtxt(tmp_path / "r" / "thermo.csv", delimiter=",", skip_header=1,
                           usecols=0)
@@ -214,8 +215,8 @@ def test_lj_cutoff_bounded_by_the_cell_before_allocation(tmp_path):
     from mdargy.potentials.spec import lj_argon
 
     cfg = EMDConfig(structure=str(CIF), potential=lj_argon(cutoff_A=1e6),
-                    output_dir=str(tmp_path / "r"), replicate=(2, 2, 2), production_steps=10,
-                    dump_every=10)
+                    output_dir=str(tmp_path / "r"), replicate=(2, 2, 2), production_ps=0.01,
+                    dump_every_fs=10.0)
     with pytest.raises(InputError, match="ghost atoms .* beyond memory"):
         run_emd(cfg, progress=False)
     assert not (tmp_path / "r" / "log.lammps").exists()  # refused before LAMMPS started

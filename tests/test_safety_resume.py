@@ -25,8 +25,8 @@ CIF = ROOT / "inputs" / "examples" / "Ar_fcc.cif"
 def argon(out, **kw):
     base = dict(structure=str(CIF), potential=lj_argon(), output_dir=str(out),
                 replicate=(3, 3, 3), temperature_K=50.0, timestep_fs=5.0, seed=321,
-                equilibration_steps=200, production_ensemble="nve", production_steps=400,
-                dump_every=20, thermo_every=10, checkpoint_every=100)
+                equilibration_ps=1.0, production_ensemble="nve", production_ps=2.0,
+                dump_every_fs=100.0, thermo_every_fs=50.0, checkpoint_every_ps=0.5)
     base.update(kw)
     return EMDConfig(**base)
 
@@ -94,12 +94,12 @@ replicate = [3, 3, 3]
 output_dir = "{tmp_path / 'cli'}"
 temperature_K = 60.0
 timestep_fs = 5.0
-equilibration_steps = 100
+equilibration_ps = 0.5
 production_ensemble = "nve"
-production_steps = 200
-dump_every = 20
-thermo_every = 10
-checkpoint_every = 100
+production_ps = 1.0
+dump_every_fs = 100.0
+thermo_every_fs = 50.0
+checkpoint_every_ps = 0.5
 [potential]
 kind = "lj"
 cutoff_A = 8.5
@@ -117,8 +117,8 @@ lj = {{ Ar = {{ epsilon_eV = 0.0104, sigma_A = 3.40 }} }}
 def test_finished_run_with_other_physics_is_refused(reference):
     res, out = reference
     before = (out / "result.json").read_bytes()
-    with pytest.raises(InputError, match="timestep_fs: 5.0 here -> 4.0 now"):
-        run(argon(out, timestep_fs=4.0))
+    with pytest.raises(InputError, match="timestep_fs: 5.0 here -> 2.5 now"):
+        run(argon(out, timestep_fs=2.5))
     with pytest.raises(AlreadyDoneError):
         run(argon(out))
     assert (out / "result.json").read_bytes() == before
@@ -284,7 +284,7 @@ def test_paths_with_spaces_and_dollar_signs_run(tmp_path):
     out = tmp_path / "a dir with $HOME and #"
     cif = tmp_path / "my $x structure.cif"
     cif.write_bytes(CIF.read_bytes())
-    res = run(argon(out, structure=str(cif), equilibration_steps=0, production_steps=100))
+    res = run(argon(out, structure=str(cif), equilibration_ps=0.0, production_ps=0.5))
     assert res.n_frames == 6 and (out / "traj.nc").exists()
 
 
@@ -304,13 +304,13 @@ def test_path_with_a_newline_is_refused(tmp_path):
 def test_heat_current_file_is_verified_like_the_trajectories(tmp_path, monkeypatch):
     """The EMD driver registers heatflux.dat with the checkpoints: a truncated one is refused."""
     out = tmp_path / "r"
-    killed(out, 4, monkeypatch, heat_every=10)
+    killed(out, 4, monkeypatch, heat_every_fs=50.0)
     rec = state(out)["outputs"]["heatflux.dat"]
     assert rec["bytes"] > 0
     hf = out / "heatflux.dat"
     os.truncate(hf, rec["bytes"] - 10)
     with pytest.raises(InputError, match="heatflux.dat was truncated"):
-        run(argon(out, heat_every=10))
+        run(argon(out, heat_every_fs=50.0))
     assert hf.stat().st_size == rec["bytes"] - 10
 
 

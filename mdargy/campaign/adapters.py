@@ -1,5 +1,10 @@
 """Translate campaign tables into the objects of the other mdargy layers.
 
+Which driver keys each campaign table carries (:func:`driver_fields`): ``[md]``, ``[nemd]`` and
+``[emd]`` hold the keys of :class:`~mdargy.drivers.config.NEMDConfig` and ``EMDConfig`` under
+the same names, units, defaults and checks, so the campaign schema is derived from the drivers'
+definitions; :func:`driver_config` turns a task back into a driver configuration.
+
 The only place where the campaign package touches :mod:`mdargy.potentials` and
 :mod:`mdargy.structures`: a ``[potential]`` table becomes a
 :class:`mdargy.potentials.spec.PotentialSpec`; a ``[structure]`` table becomes the conventional
@@ -22,11 +27,14 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+from ase.build import bulk
+from ase.data import atomic_numbers
 
-from mdargy.drivers.config import EMDConfig, NEMDConfig
+from mdargy.drivers.config import EMDConfig, NEMDConfig, steps_of
 from mdargy.errors import InputError
+from mdargy.io.config import Field
 from mdargy.io.thermo import read_thermo_csv
-from mdargy.potentials.spec import PotentialSpec
+from mdargy.potentials.spec import PotentialSpec, resolve_file  # noqa: F401 (schema uses it)
 from mdargy.structures.load import (read_structure, type_elements_for,
                                     write_lammps_data)
 
@@ -68,8 +76,6 @@ def validate_structure_table(table: Mapping[str, Any]) -> None:
     a = table["a_A"]
     if isinstance(a, bool) or not isinstance(a, (int, float)) or not a > 0:
         raise InputError(f"a_A must be a positive number (Å), got {a!r}")
-    from ase.data import atomic_numbers
-
     if not isinstance(table["element"], str) or table["element"] not in atomic_numbers:
         raise InputError(f"element must be a chemical symbol, got {table['element']!r}")
 
@@ -80,8 +86,6 @@ def unit_cell(table: Mapping[str, Any]):
     if "file" in table:
         return read_structure(table["file"], type_elements=table.get("type_elements"),
                               atom_style=table.get("atom_style", "atomic"))
-    from ase.build import bulk
-
     return bulk(table["element"], table["lattice"], a=float(table["a_A"]), cubic=True)
 
 
@@ -103,8 +107,29 @@ def structure_source(spec, workdir) -> tuple[str, tuple[str, ...]]:
     return str(path), (el,)
 
 
-def _steps(ps: float, dt_fs: float) -> int:
-    return int(round(ps * 1000.0 / dt_fs))
+#: Driver keys a campaign sets for each task itself: they appear in no campaign table.
+PER_TASK_KEYS = ("structure", "potential", "output_dir", "type_elements", "temperature_K",
+                 "seed", "max_temperature_K")
+#: Driver keys of the ``[md]`` table: one value for every run of a campaign.
+MD_KEYS = ("timestep_fs", "thermo_every_fs", "neighbor_skin_A")
+#: Driver keys a campaign table leaves to the campaign: the NEMD bar's repetitions come from
+#: ``lengths_cells`` and ``cross_section_cells``; campaign runs write no text dump.
+TABLE_EXCLUDED = {"nemd": ("replicate",), "emd": ("text_dump",)}
+_DRIVERS = {"nemd": NEMDConfig, "emd": EMDConfig}
+
+
+def driver_fields(table: str) -> dict[str, Field]:
+    """The driver keys (name -> :class:`~mdargy.io.config.Field`) a campaign table carries.
+
+    ``"md"``: the run-wide keys of both drivers; ``"nemd"``/``"emd"``: every key of
+    :class:`~mdargy.drivers.config.NEMDConfig`/``EMDConfig`` that is neither set per task nor
+    run-wide. Same names, units, defaults and checks as in a single-run file.
+    """
+    if table == "md":
+        fields = EMDConfig.fields()
+        return {k: fields[k] for k in MD_KEYS}
+    skip = set(PER_TASK_KEYS) | set(MD_KEYS) | set(TABLE_EXCLUDED[table])
+    return {k: f for k, f in _DRIVERS[table].fields().items() if k not in skip}
 
 
 def driver_config(spec, task, workdir, structure_file: str | None = None,
@@ -115,56 +140,20 @@ def driver_config(spec, task, workdir, structure_file: str | None = None,
     the driver rejects (called for every task before a campaign starts).
     """
     pot = potential_from_table(spec.potential, spec.extra_commands)
-    dt = spec.timestep_fs
     if structure_file is None:
         structure_file = str(spec.structure.get("file", "unit_cell.data"))
         type_elements = tuple(spec.structure.get("type_elements", ()))
     common = dict(structure=structure_file, potential=pot, output_dir=str(Path(workdir) / "run"),
-                  type_elements=tuple(type_elements), temperature_K=task.T_K, timestep_fs=dt,
-                  seed=task.seed, thermo_every=spec.thermo_every)
+                  type_elements=tuple(type_elements), temperature_K=task.T_K, seed=task.seed,
+                  **{k: getattr(spec.md, k) for k in MD_KEYS})
+    table = spec.nemd if task.kind == "nemd" else spec.emd
+    run = {k: getattr(table, k) for k in driver_fields(task.kind)}
     if task.kind == "nemd":
-        n = spec.nemd
         L = int(task.params["length_cells"])
-        block = _steps(n.block_ps, dt)
-        ckpt = _steps(n.checkpoint_every_ps, dt) if n.checkpoint_every_ps else 10 * block
-        ckpt = max(block, (ckpt // block) * block)
-        return NEMDConfig(
-            **common,
-            replicate=(L, *n.cross_section_cells),
-            checkpoint_every=ckpt,
-            method=n.method,
-            n_bins=L * n.bins_per_cell,
-            bath_bins=n.bath_cells * n.bins_per_cell,
-            delta_T_K=n.delta_T_K if n.delta_T_K is not None else 0.2 * task.T_K,
-            langevin_damp_fs=n.damp_fs,
-            swap_every=n.swap_every,
-            swap_atoms=n.swap_atoms,
-            equilibration_steps=_steps(n.equilibration_ps, dt),
-            nemd_steps=_steps(n.production_ps, dt),
-            block_steps=block,
-            sample_every=n.sample_every,
-            fit_exclude_bins=n.fit_exclude_bins,
-            n_error_blocks=n.n_error_blocks,
-        )
-    e = spec.emd
-    dump = _steps(e.dump_every_fs * 1e-3, dt)
-    prod = _steps(e.production_ps, dt)
-    ckpt = _steps(e.checkpoint_every_ps, dt) if e.checkpoint_every_ps else max(dump, prod // 10)
-    return EMDConfig(
-        **common,
-        replicate=tuple(e.supercell),
-        checkpoint_every=ckpt,
-        minimize=e.minimize,
-        equilibration_ensemble=e.equilibration_ensemble,
-        equilibration_steps=_steps(e.equilibration_ps, dt),
-        production_ensemble=e.production_ensemble,
-        production_steps=prod,
-        pressure_bar=e.pressure_bar,
-        dump_every=dump,
-        text_dump=False,
-        heat_every=(_steps(task.params["heat_every_fs"] * 1e-3, dt) if task.params.get("gk")
-                    else 0),
-    )
+        return NEMDConfig(**common, **run, replicate=(L, *table.cross_section_cells))
+    # only the Green-Kubo tasks record the heat current
+    run["heat_every_fs"] = task.params["heat_every_fs"] if task.params.get("gk") else 0.0
+    return EMDConfig(**common, **run, text_dump=False)
 
 
 def validate_tasks(spec, tasks) -> None:
@@ -198,18 +187,20 @@ def npt_config(spec, task, workdir, structure_file: str, type_elements: tuple[st
     """
     n = spec.nemd
     dt = spec.timestep_fs
-    steps = _steps(n.npt_ps, dt)
+    steps = steps_of("npt_ps", n.npt_ps, dt)
     every = max(1, steps // 100)
     steps = every * max(1, steps // every)
+    every_fs = every * dt
     return EMDConfig(
         structure=structure_file, potential=potential_from_table(spec.potential,
                                                                  spec.extra_commands),
         output_dir=str(Path(workdir) / "npt"), type_elements=tuple(type_elements),
-        temperature_K=task.T_K, timestep_fs=dt,
-        seed=seed, thermo_every=every,
-        replicate=tuple(n.npt_cells), equilibration_ensemble="npt", equilibration_steps=steps,
-        pressure_bar=n.pressure_bar, production_ensemble="nvt", production_steps=every,
-        dump_every=every, text_dump=False, checkpoint_every=max(every, steps // 4))
+        temperature_K=task.T_K, seed=seed, timestep_fs=dt, thermo_every_fs=every_fs,
+        neighbor_skin_A=spec.md.neighbor_skin_A,
+        replicate=tuple(n.npt_cells), equilibration_ensemble="npt",
+        equilibration_ps=steps * dt / 1000.0, pressure_bar=n.pressure_bar,
+        production_ensemble="nvt", production_ps=every_fs / 1000.0, dump_every_fs=every_fs,
+        text_dump=False, checkpoint_every_ps=max(every, steps // 4) * dt / 1000.0)
 
 
 def scaled_unit_cell(spec, thermo_csv, n_cells: int, out_path, type_elements) -> dict:

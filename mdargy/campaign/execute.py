@@ -180,7 +180,7 @@ def _analyse_emd(spec, task, workdir: Path, res, resumed_from) -> dict:
 def _analyse_gk(e, task, workdir: Path, res) -> dict:
     """Green–Kubo κ of a task's heat current (cepstral, multicomponent for several species)."""
     if not res.heatflux_path:
-        raise MdargyError(f"{res.output_dir}: the run recorded no heat current (heat_every = 0)")
+        raise MdargyError(f"{res.output_dir}: the run recorded no heat current (heat_every_fs = 0)")
     s = read_heatflux(res.heatflux_path)
     try:
         gk = green_kubo(s.J_eVA_ps, s.dt_ps, s.volume_A3, s.temperature_K,

@@ -71,8 +71,7 @@ def _bcast_or_raise(comm, fn):
 
 def _md_steps(cfg) -> int:
     """Steps of a driver run: its last LAMMPS step (equilibration + production or NEMD)."""
-    return int(cfg.equilibration_steps) + int(getattr(cfg, "nemd_steps", None)
-                                              or getattr(cfg, "production_steps", 0))
+    return cfg.equilibration_steps + cfg.production_steps
 
 
 def md_stages(spec: CampaignSpec, task: Task, workdir: Path) -> list[MDStage]:

@@ -9,16 +9,24 @@ Every problem is reported as :class:`mdargy.errors.InputError` naming the file, 
 and what was expected, *before* anything runs: unknown keys (with a "did you mean" hint), wrong
 types, missing files (the potential file of an MTP campaign that has not been trained yet gets a
 hint on how to make it), and impossible values (a NEMD bar no longer than its two baths, negative
-temperatures, run lengths shorter than one time step, ...).
+temperatures, run lengths shorter than one time step, ...). Keys of an older vocabulary
+(``supercell``, ``damp_fs``, ``thermo_every``, ...) are refused with the key that replaced them.
+
+One vocabulary: the ``[md]``, ``[nemd]`` and ``[emd]`` tables hold the keys of the drivers' run
+configurations (:mod:`mdargy.drivers.config`) under the same names, units, defaults and checks
+as a single-run file or ``--set``; their field descriptions are derived from the drivers'
+(:func:`mdargy.campaign.adapters.driver_fields`), never re-listed here. Only the keys a single
+run has no use for are this module's own: temperature lists, bar lengths and cross-sections,
+the NPT run that sets the bars' lattice, and the analysis settings.
 
 Layout of a campaign file (see ``inputs/campaigns/demo.toml`` and ``docs/campaigns.md``)::
 
     [campaign]   name, output, seed, description
     [structure]  the crystal: passed to mdargy.structures (``file = ...`` or a lattice builder)
     [potential]  the interatomic potential: passed to mdargy.potentials (kind = lj/native/mtp/mlip)
-    [md]         timestep_fs, thermo_every
+    [md]         timestep_fs, thermo_every_fs, neighbor_skin_A
     [nemd]       temperatures_K, lengths_cells, cross_section_cells, bath_cells, method, run lengths
-    [emd]        msd_temperatures_K, dos_temperatures_K, supercell, run lengths, sampling
+    [emd]        msd_temperatures_K, dos_temperatures_K, replicate, run lengths, sampling
     [lammps]     extra_commands (raw LAMMPS, the only such field)
     [lattice]    temperatures_K, n_snapshots, cutoffs_A, mesh, ...: force constants (hiPhive),
                  phonons (phonopy) and Wigner kappa_p + kappa_c (phono3py) from EMD snapshots
@@ -37,19 +45,16 @@ import dataclasses
 import difflib
 import hashlib
 import json
-import math
 import re
-import sys
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from mdargy.campaign import adapters
+from mdargy.drivers.config import (RENAMED, EMDConfig, NEMDConfig, check_emd_times,
+                                   check_nemd_times, nemd_bar_problem, step_keys, steps_of)
 from mdargy.errors import InputError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+from mdargy.io.config import Field, check_table, describe, loads_toml
+from mdargy.results import to_jsonable
 
 #: NEMD methods a campaign may request (see :mod:`mdargy.drivers`).
 NEMD_METHODS = ("langevin", "muller-plathe")
@@ -62,21 +67,15 @@ _MAKE_POTENTIAL_HINT = {
     "mlip": "train it with the MLIP package (mlp train) or use mdargy's `mdargy mtp` tools",
 }
 
+#: Default of ``[emd] dos_max_THz``: the highest frequency a DOS must resolve. Cu7PS6 vibrates
+#: up to ~15 THz (P-S stretching; Raman bands up to ~600 cm^-1 = 18 THz), so 20 THz asks for
+#: frames at most 25 fs apart. Lower it for soft crystals (LJ argon stops below 2 THz).
+DOS_MAX_THZ_DEFAULT = 20.0
+
 
 # --------------------------------------------------------------------------------------------
-# field descriptions
+# field descriptions: the drivers' keys (derived) and the campaign's own
 # --------------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Field:
-    """One key of a table: its type, whether it is required, its default and a value check."""
-
-    kind: str  # "str", "int", "float", "bool", "list[float]", "list[int]", "table"
-    required: bool = False
-    default: Any = None
-    check: Callable[[Any], str | None] | None = None  # returns an error text or None
-    doc: str = ""
 
 
 def _positive(v):
@@ -131,16 +130,29 @@ def _name(v):
     )
 
 
-def _method(v):
-    return None if v in NEMD_METHODS else f"must be one of {', '.join(NEMD_METHODS)}"
-
-
 def _len3(vs):
     return None if len(vs) == 3 else "must have 3 entries (a, b, c repetitions)"
 
 
 def _len2(vs):
     return None if len(vs) == 2 else "must have 2 entries (repetitions across the bar)"
+
+
+def _derive(table: str, required=(), defaults: Mapping[str, Any] | None = None,
+            checks: Mapping[str, Any] | None = None) -> dict[str, Field]:
+    """The driver keys of a campaign table (:func:`adapters.driver_fields`), with the few
+    campaign-specific differences stated: keys a campaign must give, and defaults or checks
+    that differ (each with its reason at the call)."""
+    out = {}
+    for key, f in adapters.driver_fields(table).items():
+        if key in required:
+            f = dataclasses.replace(f, required=True)
+        if defaults and key in defaults:
+            f = dataclasses.replace(f, default=defaults[key])
+        if checks and key in checks:
+            f = dataclasses.replace(f, check=checks[key])
+        out[key] = f
+    return out
 
 
 CAMPAIGN_FIELDS = {
@@ -150,71 +162,50 @@ CAMPAIGN_FIELDS = {
     "seed": Field("int", default=12345, check=_seed, doc="master seed; task seeds derive from it"),
 }
 
-MD_FIELDS = {
-    "timestep_fs": Field("float", default=1.0, check=lambda v: None if 0 < v <= 20 else
-                         "must lie in (0, 20] fs"),
-    "thermo_every": Field("int", default=100, check=_positive, doc="steps between thermo rows"),
-}
+#: ``[md]``: the run-wide keys of both drivers (a campaign refuses time steps above 20 fs,
+#: which no crystal it studies allows; a single run may try them).
+MD_FIELDS = _derive("md", checks={"timestep_fs": lambda v: None if 0 < v <= 20 else
+                                  "must lie in (0, 20] fs"})
 
+#: ``[nemd]``: temperatures and bar sizes of the sweep, the keys of NEMDConfig, and the NPT run
+#: that sets the bars' lattice. Every campaign states its run lengths.
 NEMD_FIELDS = {
     "temperatures_K": Field("list[float]", required=True, check=_combine(_nonempty_unique, _temperatures)),
     "lengths_cells": Field("list[int]", required=True, check=_combine(_nonempty_unique, _all_positive),
                            doc="bar lengths along x (the transport direction), in unit cells"),
     "cross_section_cells": Field("list[int]", required=True, check=_combine(_len2, _all_positive),
                                  doc="repetitions along y and z"),
-    "method": Field("str", default="langevin", check=_method),
-    "bins_per_cell": Field("int", default=2, check=_positive,
-                           doc="temperature-profile slabs per unit cell along x"),
-    "bath_cells": Field("int", default=1, check=_positive, doc="width of each bath, unit cells"),
-    "delta_T_K": Field("float", default=None, check=_positive,
-                       doc="hot - cold bath temperature (langevin); default 0.2 T"),
-    "damp_fs": Field("float", default=500.0, check=_positive, doc="Langevin bath damping time"),
-    "swap_every": Field("int", default=100, check=_positive, doc="Mueller-Plathe swap period, steps"),
-    "swap_atoms": Field("int", default=1, check=_positive, doc="Mueller-Plathe pairs per swap"),
-    "equilibration_ps": Field("float", required=True, check=_positive),
-    "production_ps": Field("float", required=True, check=_positive),
-    "block_ps": Field("float", default=None, check=_positive,
-                      doc="averaging block; production_ps must be a multiple; default production/20"),
-    "sample_every": Field("int", default=10, check=_positive, doc="profile sampling, steps"),
-    "n_error_blocks": Field("int", default=5, check=lambda v: None if v >= 2 else "must be >= 2"),
-    "fit_exclude_bins": Field("float", default=1.0, check=_nonneg),
-    "checkpoint_every_ps": Field("float", default=None, check=_positive),
-    "npt_ps": Field("float", default=20.0, check=_nonneg,
+    **_derive("nemd", required=("equilibration_ps", "production_ps")),
+    "npt_ps": Field("float", default=20.0, check=_nonneg, unit="ps",
                     doc="NPT run (at pressure_bar) of an npt_cells supercell at each temperature "
                     "whose mean volume over its second half sets the bars' lattice; 0 keeps the "
                     "structure's lattice (bars then sit at its 0 K volume, under pressure)"),
     "npt_cells": Field("list[int]", default=[2, 2, 2], check=_combine(_len3, _all_positive),
                        doc="supercell of that NPT run"),
-    "pressure_bar": Field("float", default=0.0, doc="pressure of that NPT run"),
+    "pressure_bar": Field("float", default=0.0, unit="bar", doc="pressure of that NPT run"),
 }
 
+#: ``[emd]``: the temperatures of each analysis, the keys of EMDConfig, and the analysis
+#: settings. Every campaign states its supercell, run lengths and sampling; the heat current,
+#: recorded only by the runs at gk_temperatures_K, defaults to 5 fs there.
 EMD_FIELDS = {
     "msd_temperatures_K": Field("list[float]", default=[], check=_temperatures),
     "dos_temperatures_K": Field("list[float]", default=[], check=_temperatures),
-    "supercell": Field("list[int]", required=True, check=_combine(_len3, _all_positive)),
-    "minimize": Field("bool", default=False),
-    "equilibration_ensemble": Field("str", default="nvt", check=lambda v: None if v in ("nvt", "npt")
-                                    else "must be 'nvt' or 'npt'"),
-    "production_ensemble": Field("str", default="nve", check=lambda v: None if v in ("nvt", "nve")
-                                 else "must be 'nvt' or 'nve'"),
-    "pressure_bar": Field("float", default=0.0),
-    "equilibration_ps": Field("float", required=True, check=_positive),
-    "production_ps": Field("float", required=True, check=_positive),
-    "dump_every_fs": Field("float", required=True, check=_positive,
-                           doc="trajectory sampling (positions and velocities) for MSD and DOS"),
-    "msd_fit_range_ps": Field("list[float]", default=None,
-                              check=lambda v: None if len(v) == 2 and 0 <= v[0] < v[1] else
-                              "must be [t_start, t_end] with 0 <= t_start < t_end"),
-    "msd_blocks": Field("int", default=5, check=lambda v: None if v >= 2 else "must be >= 2"),
-    "dos_resolution_THz": Field("float", default=None, check=_positive),
     "gk_temperatures_K": Field("list[float]", default=[], check=_temperatures,
                                doc="temperatures whose EMD run also records the heat current for "
                                "Green-Kubo kappa (needs production_ensemble = 'nve')"),
-    "heat_every_fs": Field("float", default=5.0, check=_positive,
-                           doc="heat-current sampling interval of the Green-Kubo runs"),
-    "gk_fstar_THz": Field("float", default=None, check=_positive,
+    **_derive("emd", required=("replicate", "equilibration_ps", "production_ps", "dump_every_fs"),
+              defaults={"heat_every_fs": 5.0}),
+    "msd_fit_range_ps": Field("list[float]", default=None, unit="ps",
+                              check=lambda v: None if len(v) == 2 and 0 <= v[0] < v[1] else
+                              "must be [t_start, t_end] with 0 <= t_start < t_end"),
+    "msd_blocks": Field("int", default=5, check=lambda v: None if v >= 2 else "must be >= 2"),
+    "dos_resolution_THz": Field("float", default=None, check=_positive, unit="THz"),
+    "dos_max_THz": Field("float", default=DOS_MAX_THZ_DEFAULT, check=_positive, unit="THz",
+                         doc="highest frequency the DOS must resolve: dump_every_fs must sample "
+                         "it (Nyquist); default 20 THz, above every Cu7PS6 mode"),
+    "gk_fstar_THz": Field("float", default=None, check=_positive, unit="THz",
                           doc="cutoff frequency of the cepstral analysis; default automatic"),
-    "checkpoint_every_ps": Field("float", default=None, check=_positive),
 }
 
 LAMMPS_FIELDS = {
@@ -324,59 +315,36 @@ REQUIRED_TABLES = ("campaign", "structure", "potential")
 # --------------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class NEMDSpec:
-    """The ``[nemd]`` table: one NEMD run per (temperature, length)."""
-
-    temperatures_K: tuple[float, ...]
-    lengths_cells: tuple[int, ...]
-    cross_section_cells: tuple[int, int]
-    method: str
-    bins_per_cell: int
-    bath_cells: int
-    delta_T_K: float | None
-    damp_fs: float
-    swap_every: int
-    swap_atoms: int
-    equilibration_ps: float
-    production_ps: float
-    block_ps: float | None
-    sample_every: int
-    n_error_blocks: int
-    fit_exclude_bins: float
-    checkpoint_every_ps: float | None
-    npt_ps: float = 0.0
-    npt_cells: tuple[int, int, int] = (2, 2, 2)
-    pressure_bar: float = 0.0
+def _spec_class(name: str, fields: Mapping[str, Field], doc: str, namespace=None) -> type:
+    """A frozen dataclass with one attribute per key of a table (derived, never re-listed)."""
+    cls = dataclasses.make_dataclass(name, [(k, Any) for k in fields], frozen=True,
+                                     namespace=dict(namespace or {}))
+    cls.__doc__ = doc
+    cls.__module__ = __name__
+    return cls
 
 
-@dataclasses.dataclass(frozen=True)
-class EMDSpec:
-    """The ``[emd]`` table: one EMD run per temperature that asks for MSD and/or DOS."""
+def _emd_temperatures(self) -> tuple[float, ...]:
+    """Every temperature that gets an EMD run (MSD, DOS and/or Green-Kubo), ascending."""
+    return tuple(sorted(set(self.msd_temperatures_K) | set(self.dos_temperatures_K)
+                        | set(self.gk_temperatures_K)))
 
-    msd_temperatures_K: tuple[float, ...]
-    dos_temperatures_K: tuple[float, ...]
-    supercell: tuple[int, int, int]
-    minimize: bool
-    equilibration_ensemble: str
-    production_ensemble: str
-    pressure_bar: float
-    equilibration_ps: float
-    production_ps: float
-    dump_every_fs: float
-    msd_fit_range_ps: tuple[float, float] | None
-    msd_blocks: int
-    dos_resolution_THz: float | None
-    gk_temperatures_K: tuple[float, ...]
-    heat_every_fs: float
-    gk_fstar_THz: float | None
-    checkpoint_every_ps: float | None
 
-    @property
-    def temperatures_K(self) -> tuple[float, ...]:
-        """Every temperature that gets an EMD run (MSD, DOS and/or Green-Kubo), ascending."""
-        return tuple(sorted(set(self.msd_temperatures_K) | set(self.dos_temperatures_K)
-                            | set(self.gk_temperatures_K)))
+#: The ``[nemd]`` table, checked: one NEMD run per (temperature, length). Lists are tuples;
+#: ``block_ps`` and ``delta_T_K`` may be None (the driver's defaults then apply).
+NEMDSpec = _spec_class("NEMDSpec", NEMD_FIELDS, "The ``[nemd]`` table: one NEMD run per "
+                       "(temperature, length); attributes are its keys (NEMD_FIELDS).")
+#: The ``[emd]`` table, checked: one EMD run per temperature that asks for an analysis.
+EMDSpec = _spec_class("EMDSpec", EMD_FIELDS, "The ``[emd]`` table: one EMD run per temperature "
+                      "that asks for an analysis; attributes are its keys (EMD_FIELDS).",
+                      {"temperatures_K": property(_emd_temperatures)})
+#: The ``[md]`` table, checked.
+MDSpec = _spec_class("MDSpec", MD_FIELDS, "The ``[md]`` table: the run-wide MD keys.")
+
+
+def _tuples(values: Mapping[str, Any], fields: Mapping[str, Field]) -> dict:
+    return {k: (tuple(v) if v is not None and fields[k].kind.startswith("list[") else v)
+            for k, v in values.items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -385,7 +353,8 @@ class CampaignSpec:
 
     ``structure`` and ``potential`` are the raw TOML tables with their file paths made absolute;
     they are turned into objects by :mod:`mdargy.structures` and :mod:`mdargy.potentials` when a
-    task runs. ``raw_sha256`` fingerprints the file's bytes.
+    task runs. ``md`` holds the ``[md]`` keys (time step, thermo interval, neighbour skin).
+    ``raw_sha256`` fingerprints the file's bytes.
     """
 
     path: Path
@@ -395,102 +364,26 @@ class CampaignSpec:
     seed: int
     structure: Mapping[str, Any]
     potential: Mapping[str, Any]
-    timestep_fs: float
-    thermo_every: int
-    nemd: NEMDSpec | None
-    emd: EMDSpec | None
+    md: Any
+    nemd: Any
+    emd: Any
     extra_commands: str
     raw_sha256: str
     report: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     lattice: LatticeSpec | None = None
     ionic: IonicSpec | None = None
 
-    def to_dict(self) -> dict:
-        from mdargy.results import to_jsonable
+    @property
+    def timestep_fs(self) -> float:
+        return self.md.timestep_fs
 
+    def to_dict(self) -> dict:
         return to_jsonable(self)
 
 
 # --------------------------------------------------------------------------------------------
 # parsing and checking
 # --------------------------------------------------------------------------------------------
-
-_KIND_NAMES = {
-    "str": "a string",
-    "int": "an integer",
-    "float": "a number",
-    "bool": "true or false",
-    "list[float]": "a list of numbers",
-    "list[int]": "a list of integers",
-    "table[float]": "a table of numbers, e.g. { Cu = 1, S = -2 }",
-}
-
-
-def _type_ok(kind: str, v: Any) -> bool:
-    if kind == "str":
-        return isinstance(v, str)
-    if kind == "bool":
-        return isinstance(v, bool)
-    if kind == "int":
-        return isinstance(v, int) and not isinstance(v, bool)
-    if kind == "float":
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-    if kind == "table[float]":
-        return isinstance(v, Mapping) and all(_type_ok("float", x) for x in v.values())
-    if kind.startswith("list["):
-        inner = kind[5:-1]
-        return isinstance(v, list) and all(_type_ok(inner, x) for x in v)
-    raise AssertionError(kind)
-
-
-def _describe(v: Any) -> str:
-    text = repr(v)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{text} ({type(v).__name__})"
-
-
-def _check_table(table: Mapping[str, Any], fields: Mapping[str, Field], where: str, path) -> dict:
-    """Check one table against ``fields``; return the values with defaults filled in."""
-    if not isinstance(table, Mapping):
-        raise InputError(f"[{where}] must be a table, got {_describe(table)}", path)
-    for key in table:
-        if key not in fields:
-            close = difflib.get_close_matches(key, list(fields), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise InputError(
-                f"[{where}] unknown key {key!r}{hint} (allowed: {', '.join(fields)})", path
-            )
-    out = {}
-    for key, field in fields.items():
-        if key not in table:
-            if field.required:
-                raise InputError(f"[{where}] missing required key {key!r}", path)
-            out[key] = field.default
-            continue
-        v = table[key]
-        if not _type_ok(field.kind, v):
-            raise InputError(
-                f"[{where}] {key} must be {_KIND_NAMES[field.kind]}, got {_describe(v)}", path
-            )
-        if field.kind == "float":
-            v = float(v)
-        elif field.kind == "list[float]":
-            v = [float(x) for x in v]
-        if field.check is not None:
-            msg = field.check(v)
-            if msg:
-                raise InputError(f"[{where}] {key} = {v!r}: {msg}", path)
-        out[key] = v
-    return out
-
-
-def _tomllib_error(exc: Exception, path) -> InputError:
-    msg = str(exc)
-    m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
-    line = int(m.group(1)) if m else None
-    return InputError(f"not valid TOML: {msg}", path, line)
-
 
 def _resolve_files(table: dict, where: str, base: Path, path) -> dict:
     """Make the file paths of a structure/potential table absolute and check that they exist.
@@ -504,11 +397,9 @@ def _resolve_files(table: dict, where: str, base: Path, path) -> dict:
 
     def resolve(key, v):
         if not isinstance(v, str) or not v:
-            raise InputError(f"[{where}] {key} must be a file path (string), got {_describe(v)}", path)
+            raise InputError(f"[{where}] {key} must be a file path (string), got {describe(v)}", path)
         if v.startswith("lammps:"):
-            from mdargy.potentials.spec import resolve_file
-
-            p = resolve_file(v)
+            p = adapters.resolve_file(v)
             if not p.is_file():
                 raise InputError(f"[{where}] {key}: {v!r} is not shipped with the installed LAMMPS "
                                  f"(looked for {p})", path)
@@ -531,7 +422,7 @@ def _resolve_files(table: dict, where: str, base: Path, path) -> dict:
             if isinstance(v, str):
                 v = [v]
             if not isinstance(v, list):
-                raise InputError(f"[{where}] files must be a list of file paths, got {_describe(v)}",
+                raise InputError(f"[{where}] files must be a list of file paths, got {describe(v)}",
                                  path)
             out[key] = [resolve(key, x) for x in v]
         elif key == "file" or key.endswith("_file"):
@@ -539,20 +430,26 @@ def _resolve_files(table: dict, where: str, base: Path, path) -> dict:
     return out
 
 
-def _check_steps(table: str, values: dict, keys, dt_fs: float, path) -> None:
-    """Durations must hold at least one time step and a whole number of them."""
-    for key in keys:
-        v = values.get(key)
-        if v is None:
+def _check_steps(table: str, values: dict, dt_fs: float, path, unused=()) -> None:
+    """Times counted in steps (the drivers' step keys of the table) hold whole time steps;
+    ``unused``: keys the campaign's runs do not use."""
+    keys = set(step_keys(NEMDConfig)) | set(step_keys(EMDConfig))
+    for key in values:
+        v = values[key]
+        if key not in keys or v is None or key in unused:
             continue
-        fs = v if key.endswith("_fs") else v * 1000.0
-        steps = fs / dt_fs
-        if steps < 1 - 1e-9:
-            raise InputError(f"[{table}] {key} = {v} is shorter than one time step "
-                             f"(timestep_fs = {dt_fs})", path)
-        if abs(steps - round(steps)) > 1e-6 * max(1.0, steps):
-            raise InputError(f"[{table}] {key} = {v} is not a whole number of time steps "
-                             f"(timestep_fs = {dt_fs})", path)
+        try:
+            steps_of(key, v, dt_fs, floor=0 if v == 0 else 1)
+        except InputError as exc:
+            raise InputError(f"[{table}] {exc}", path) from None
+
+
+def _prefixed(table: str, check, *args, path) -> None:
+    """Run a driver's check on a campaign table; its errors name the file and the table."""
+    try:
+        check(*args)
+    except InputError as exc:
+        raise InputError(f"[{table}] {exc}", path) from None
 
 
 def _validate_with_module(kind: str, table: dict, path) -> None:
@@ -590,10 +487,7 @@ def parse_campaign(text: str, path: str | Path = "<string>", base_dir: str | Pat
     InputError
         On any problem, naming ``path``, the table and the key.
     """
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise _tomllib_error(exc, path) from None
+    data = loads_toml(text, path)
     base = Path(base_dir) if base_dir is not None else Path(path).resolve().parent
 
     for key, v in data.items():
@@ -603,17 +497,17 @@ def parse_campaign(text: str, path: str | Path = "<string>", base_dir: str | Pat
             raise InputError(f"unknown table or key {key!r}{hint} (allowed tables: "
                              f"{', '.join('[' + t + ']' for t in TABLES)})", path)
         if not isinstance(v, dict):
-            raise InputError(f"{key!r} must be a table ([{key}]), got {_describe(v)}", path)
+            raise InputError(f"{key!r} must be a table ([{key}]), got {describe(v)}", path)
     for key in REQUIRED_TABLES:
         if key not in data:
             raise InputError(f"missing table [{key}]", path)
     if "nemd" not in data and "emd" not in data:
         raise InputError("the campaign has nothing to run: add a [nemd] and/or an [emd] table", path)
 
-    camp = _check_table(data["campaign"], CAMPAIGN_FIELDS, "campaign", path)
-    md = _check_table(data.get("md", {}), MD_FIELDS, "md", path)
-    lmp = _check_table(data.get("lammps", {}), LAMMPS_FIELDS, "lammps", path)
-    report = _check_table(data.get("report", {}), REPORT_FIELDS, "report", path)
+    camp = check_table(data["campaign"], CAMPAIGN_FIELDS, "campaign", path, RENAMED)
+    md = check_table(data.get("md", {}), MD_FIELDS, "md", path, RENAMED)
+    lmp = check_table(data.get("lammps", {}), LAMMPS_FIELDS, "lammps", path, RENAMED)
+    report = check_table(data.get("report", {}), REPORT_FIELDS, "report", path, RENAMED)
     if (report["kappa_band_W_mK"] is None) != (report["kappa_band_T_K"] is None):
         raise InputError("[report] kappa_band_W_mK and kappa_band_T_K go together", path)
 
@@ -637,129 +531,87 @@ def parse_campaign(text: str, path: str | Path = "<string>", base_dir: str | Pat
         _validate_with_module("structure", structure, path)
 
     dt_fs = md["timestep_fs"]
+    _check_steps("md", md, dt_fs, path)
     nemd = None
     if "nemd" in data:
-        n = _check_table(data["nemd"], NEMD_FIELDS, "nemd", path)
-        minimum = 4 * n["bath_cells"]
-        short = [L for L in n["lengths_cells"] if L < minimum]
-        if short:
-            raise InputError(
-                f"[nemd] lengths_cells {short} are too short for the two baths: the periodic bar "
-                f"holds a hot and a cold bath of bath_cells = {n['bath_cells']} cell(s) half a "
-                f"period apart, so it needs at least 4 x bath_cells = {minimum} cells for each of "
-                "the two paths between the baths to be as long as a bath", path)
-        few = [L for L in n["lengths_cells"] if L * n["bins_per_cell"] < 8]
-        if few:
-            raise InputError(
-                f"[nemd] lengths_cells {few} give fewer than 8 profile slabs with bins_per_cell "
-                f"= {n['bins_per_cell']}: use longer bars or more bins_per_cell", path)
-        odd = [L for L in n["lengths_cells"] if (L * n["bins_per_cell"]) % 2]
-        if odd:
-            raise InputError(
-                f"[nemd] lengths_cells {odd} x bins_per_cell {n['bins_per_cell']} is odd: the hot "
-                "and cold baths sit half a period apart, so the number of slabs must be even "
-                "(use bins_per_cell = 2 or even lengths)", path)
-        bath_bins = n["bath_cells"] * n["bins_per_cell"] if n["method"] == "langevin" else 1
-        no_fit = [L for L in n["lengths_cells"]
-                  if L * n["bins_per_cell"] / 2 - bath_bins - 2 * n["fit_exclude_bins"] < 2]
-        if no_fit:
-            raise InputError(
-                f"[nemd] lengths_cells {no_fit} leave fewer than 2 slabs for the gradient fit "
-                f"between the baths (each of the two paths has L x bins_per_cell / 2 - bath slabs "
-                f"- 2 x fit_exclude_bins slabs): use longer bars, more bins_per_cell or "
-                f"narrower baths", path)
+        n = check_table(data["nemd"], NEMD_FIELDS, "nemd", path, RENAMED)
+        bad: dict[str, list[int]] = {}
+        for L in n["lengths_cells"]:
+            problem = nemd_bar_problem(L, n["bins_per_cell"], n["bath_cells"], n["method"],
+                                       n["fit_exclude_bins"])
+            if problem:
+                bad.setdefault(problem, []).append(L)
+        if bad:
+            problem, lengths = next(iter(bad.items()))
+            raise InputError(f"[nemd] lengths_cells {lengths} {problem}", path)
         if n["method"] == "muller-plathe" and "delta_T_K" in data["nemd"]:
             raise InputError("[nemd] delta_T_K does not apply to method 'muller-plathe' (it "
-                             "imposes the heat flux; set swap_every/swap_atoms)", path)
-        if n["method"] == "langevin" and ("swap_every" in data["nemd"] or "swap_atoms" in data["nemd"]):
-            raise InputError("[nemd] swap_every/swap_atoms apply only to method 'muller-plathe'",
-                             path)
+                             "imposes the heat flux; set swap_every_fs/swap_atoms)", path)
+        if n["method"] == "langevin" and ("swap_every_fs" in data["nemd"]
+                                          or "swap_atoms" in data["nemd"]):
+            raise InputError("[nemd] swap_every_fs/swap_atoms apply only to method "
+                             "'muller-plathe'", path)
         if n["delta_T_K"] is not None:
             too_big = [T for T in n["temperatures_K"] if n["delta_T_K"] >= 2 * T]
             if too_big:
                 raise InputError(f"[nemd] delta_T_K = {n['delta_T_K']} K would put the cold bath at "
                                  f"or below 0 K at T = {too_big} K (need delta_T_K < 2 T)", path)
-        _check_steps("nemd", n, ("equilibration_ps", "production_ps", "block_ps",
-                                 "checkpoint_every_ps") + (("npt_ps",) if n["npt_ps"] else ()),
-                     dt_fs, path)
-        if 0 < n["npt_ps"] * 1000 / dt_fs < 100:
-            raise InputError(f"[nemd] npt_ps = {n['npt_ps']} is fewer than 100 time steps: too "
-                             "short to average the volume (0 switches the NPT run off)", path)
-        block = n["block_ps"] if n["block_ps"] is not None else n["production_ps"] / 20
-        ratio = n["production_ps"] / block
-        if abs(ratio - round(ratio)) > 1e-6:
-            raise InputError(f"[nemd] production_ps = {n['production_ps']} must be a whole multiple "
-                             f"of block_ps = {block}", path)
-        if round(ratio) < 2 * n["n_error_blocks"]:
-            raise InputError(f"[nemd] production_ps / block_ps = {round(ratio)} blocks; need at "
-                             f"least 2 x n_error_blocks = {2 * n['n_error_blocks']}", path)
-        ratio = n["equilibration_ps"] / block
-        if abs(ratio - round(ratio)) > 1e-6:
-            raise InputError(f"[nemd] equilibration_ps = {n['equilibration_ps']} must be a whole "
-                             f"multiple of block_ps = {block} (the temperature profile is averaged "
-                             "in blocks aligned with the step count)", path)
-        block_steps = block * 1000 / dt_fs
-        if abs(block_steps - round(block_steps)) > 1e-6 or round(block_steps) % n["sample_every"]:
-            raise InputError(f"[nemd] block_ps = {block} ps = {block_steps:g} steps must be a whole "
-                             f"number of steps and a multiple of sample_every = "
-                             f"{n['sample_every']}", path)
-        nemd = NEMDSpec(**{**n, "temperatures_K": tuple(n["temperatures_K"]),
-                           "lengths_cells": tuple(n["lengths_cells"]),
-                           "cross_section_cells": tuple(n["cross_section_cells"]),
-                           "npt_cells": tuple(n["npt_cells"]),
-                           "block_ps": block})
+        _check_steps("nemd", n, dt_fs, path,
+                     unused=("swap_every_fs",) if n["method"] == "langevin" else ())
+        if n["npt_ps"]:
+            try:
+                steps_of("npt_ps", n["npt_ps"], dt_fs, floor=100)
+            except InputError as exc:
+                raise InputError(f"[nemd] {exc}: too short to average the volume (0 switches "
+                                 "the NPT run off)", path) from None
+        _prefixed("nemd", check_nemd_times, n, dt_fs, path=path)
+        nemd = NEMDSpec(**_tuples(n, NEMD_FIELDS))
     emd = None
     if "emd" in data:
-        e = _check_table(data["emd"], EMD_FIELDS, "emd", path)
+        e = check_table(data["emd"], EMD_FIELDS, "emd", path, RENAMED)
         if not (e["msd_temperatures_K"] or e["dos_temperatures_K"] or e["gk_temperatures_K"]
                 or "lattice" in data or "ionic" in data):
             raise InputError("[emd] has no task: give msd_temperatures_K, dos_temperatures_K "
                              "and/or gk_temperatures_K (or a [lattice] or [ionic] table)", path)
-        _check_steps("emd", e, ("equilibration_ps", "production_ps", "dump_every_fs",
-                                "checkpoint_every_ps"), dt_fs, path)
+        _check_steps("emd", e, dt_fs, path,
+                     unused=() if e["gk_temperatures_K"] else ("heat_every_fs",))
         if e["gk_temperatures_K"]:
-            _check_steps("emd", e, ("heat_every_fs",), dt_fs, path)
+            if not e["heat_every_fs"] > 0:
+                raise InputError("[emd] gk_temperatures_K needs heat_every_fs > 0 (the heat-"
+                                 "current sampling of the Green-Kubo runs)", path)
             if e["production_ensemble"] != "nve":
                 raise InputError("[emd] gk_temperatures_K needs production_ensemble = 'nve': a "
                                  "thermostat perturbs the dynamics that carry the heat "
                                  f"(got {e['production_ensemble']!r})", path)
-            heat_steps = round(e["heat_every_fs"] / dt_fs)
-            for key in ("equilibration_ps", "production_ps"):
-                if round(e[key] * 1000 / dt_fs) % heat_steps:
-                    raise InputError(f"[emd] {key} = {e[key]} must be a whole multiple of "
-                                     f"heat_every_fs = {e['heat_every_fs']} fs", path)
             nyq = 1.0 / (2 * e["heat_every_fs"] * 1e-3)
             if e["gk_fstar_THz"] is not None and e["gk_fstar_THz"] >= nyq:
                 raise InputError(f"[emd] gk_fstar_THz = {e['gk_fstar_THz']} THz is above the "
                                  f"Nyquist frequency {nyq:.4g} THz of heat_every_fs = "
                                  f"{e['heat_every_fs']} fs", path)
+        # the heat current is sampled by the Green-Kubo runs only
+        _prefixed("emd", check_emd_times,
+                  {**e, "heat_every_fs": e["heat_every_fs"] if e["gk_temperatures_K"] else 0.0},
+                  dt_fs, path=path)
         if e["dump_every_fs"] * 1e-3 * 8 > e["production_ps"]:
             raise InputError(f"[emd] dump_every_fs = {e['dump_every_fs']} fs leaves fewer than 8 "
                              f"frames in production_ps = {e['production_ps']} ps", path)
-        prod_steps = round(e["production_ps"] * 1000 / dt_fs)
-        dump_steps = round(e["dump_every_fs"] / dt_fs)
-        if prod_steps % dump_steps:
-            raise InputError(f"[emd] production_ps = {e['production_ps']} must be a whole multiple "
-                             f"of dump_every_fs = {e['dump_every_fs']} fs", path)
         if e["dos_temperatures_K"]:
             nyquist = 1.0 / (2 * e["dump_every_fs"] * 1e-3)
-            if nyquist < 5.0:
-                raise InputError(f"[emd] dump_every_fs = {e['dump_every_fs']} fs resolves "
-                                 f"frequencies only up to {nyquist:.3g} THz (Nyquist); a DOS needs "
-                                 "a finer sampling (e.g. 10 fs -> 50 THz)", path)
+            if nyquist < e["dos_max_THz"]:
+                raise InputError(
+                    f"[emd] dump_every_fs = {e['dump_every_fs']} fs resolves frequencies only up "
+                    f"to {nyquist:.3g} THz (Nyquist), below dos_max_THz = {e['dos_max_THz']:g} THz, "
+                    "the highest frequency the DOS must resolve: sample every "
+                    f"{500.0 / e['dos_max_THz']:.3g} fs or less, or lower dos_max_THz for a "
+                    "softer crystal", path)
         if e["msd_fit_range_ps"] is not None and e["msd_fit_range_ps"][1] > e["production_ps"]:
             raise InputError(f"[emd] msd_fit_range_ps ends at {e['msd_fit_range_ps'][1]} ps, after "
                              f"the production run ({e['production_ps']} ps)", path)
-        emd = EMDSpec(**{**e, "msd_temperatures_K": tuple(e["msd_temperatures_K"]),
-                         "dos_temperatures_K": tuple(e["dos_temperatures_K"]),
-                         "gk_temperatures_K": tuple(e["gk_temperatures_K"]),
-                         "supercell": tuple(e["supercell"]),
-                         "msd_fit_range_ps": (tuple(e["msd_fit_range_ps"])
-                                              if e["msd_fit_range_ps"] else None)})
+        emd = EMDSpec(**_tuples(e, EMD_FIELDS))
 
     lattice = None
     if "lattice" in data:
-        la = _check_table(data["lattice"], LATTICE_FIELDS, "lattice", path)
+        la = check_table(data["lattice"], LATTICE_FIELDS, "lattice", path, RENAMED)
         if emd is None:
             raise InputError("[lattice] needs an [emd] table: its snapshots come from EMD runs "
                              "with the [emd] supercell, ensembles and run lengths", path)
@@ -779,7 +631,7 @@ def parse_campaign(text: str, path: str | Path = "<string>", base_dir: str | Pat
 
     ionic = None
     if "ionic" in data:
-        io_ = _check_table(data["ionic"], IONIC_FIELDS, "ionic", path)
+        io_ = check_table(data["ionic"], IONIC_FIELDS, "ionic", path, RENAMED)
         if emd is None:
             raise InputError("[ionic] needs an [emd] table: it analyses EMD runs made with the "
                              "[emd] supercell, ensembles and run lengths", path)
@@ -798,8 +650,7 @@ def parse_campaign(text: str, path: str | Path = "<string>", base_dir: str | Pat
         seed=camp["seed"],
         structure=structure,
         potential=potential,
-        timestep_fs=md["timestep_fs"],
-        thermo_every=md["thermo_every"],
+        md=MDSpec(**md),
         nemd=nemd,
         emd=emd,
         extra_commands=lmp["extra_commands"],
@@ -827,6 +678,4 @@ def load_campaign(path: str | Path, output: str | Path | None = None,
 
 def canonical_hash(obj: Any) -> str:
     """SHA-256 of the canonical JSON form of ``obj`` (sorted keys)."""
-    from mdargy.results import to_jsonable
-
     return hashlib.sha256(json.dumps(to_jsonable(obj), sort_keys=True).encode()).hexdigest()

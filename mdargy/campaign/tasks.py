@@ -22,8 +22,11 @@ import dataclasses
 import zlib
 from typing import Any
 
-from mdargy.campaign.schema import CampaignSpec, canonical_hash
+from mdargy.campaign.schema import (EMD_FIELDS, MD_FIELDS, NEMD_FIELDS, CampaignSpec,
+                                    canonical_hash)
+from mdargy.drivers.config import nemd_block_ps, steps_of
 from mdargy.errors import InputError
+from mdargy.results import to_jsonable
 
 
 def format_T(T: float) -> str:
@@ -76,15 +79,70 @@ class Task:
         return dataclasses.asdict(self)
 
 
-def _n_steps(ps: float, dt_fs: float) -> int:
-    return max(1, int(round(ps * 1000.0 / dt_fs)))
+#: Fingerprints hash a task's inputs under the key names of the first campaign format, so that
+#: renaming a key never makes finished tasks stale: keys whose name changed are hashed under
+#: their first name (times then counted in steps stay in steps), and keys added since enter a
+#: fingerprint only when they differ from their default (a campaign that leaves them alone keeps
+#: its fingerprints).
+_FORMAT1_NAMES = {"replicate": "supercell", "bath_damp_fs": "damp_fs"}
+_FORMAT1_STEPS = {"sample_every_fs": "sample_every", "swap_every_fs": "swap_every"}
+_FORMAT1_KEYS = {
+    "nemd": ("cross_section_cells", "method", "bins_per_cell", "bath_cells", "delta_T_K",
+             "bath_damp_fs", "swap_every_fs", "swap_atoms", "equilibration_ps", "production_ps",
+             "block_ps", "sample_every_fs", "n_error_blocks", "fit_exclude_bins", "npt_ps",
+             "npt_cells", "pressure_bar"),
+    "emd": ("replicate", "minimize", "equilibration_ensemble", "production_ensemble",
+            "pressure_bar", "equilibration_ps", "production_ps", "dump_every_fs"),
+    "md": ("timestep_fs",),
+}
+#: Keys that do not change a task's result: the sweep itself, checkpointing, thermo output,
+#: and the EMD analysis settings (recorded in each task's outputs instead, so that a failed
+#: analysis can be redone with new settings without repeating the MD).
+_NOT_FINGERPRINTED = {
+    "nemd": ("temperatures_K", "lengths_cells", "checkpoint_every_ps"),
+    "emd": ("msd_temperatures_K", "dos_temperatures_K", "checkpoint_every_ps", "msd_fit_range_ps",
+            "msd_blocks", "dos_resolution_THz", "dos_max_THz", "gk_temperatures_K",
+            "heat_every_fs", "gk_fstar_THz"),
+    "md": ("thermo_every_fs",),
+}
+_TABLE_FIELDS = {"nemd": NEMD_FIELDS, "emd": EMD_FIELDS, "md": MD_FIELDS}
+#: A Langevin run does not swap: its swap interval is hashed at the first format's default (100
+#: steps) whatever the time step, as it always was.
+_FORMAT1_LANGEVIN = {"swap_every": 100}
+
+
+def fingerprint_inputs(table: str, values, timestep_fs: float) -> dict[str, Any]:
+    """The inputs of a ``[md]``/``[nemd]``/``[emd]`` table that a task's fingerprint hashes."""
+    out: dict[str, Any] = {}
+    for key, field in _TABLE_FIELDS[table].items():
+        if key in _NOT_FINGERPRINTED[table]:
+            continue
+        v = getattr(values, key)
+        if key == "block_ps":
+            v = nemd_block_ps(values.production_ps, v)
+        if key in _FORMAT1_KEYS[table]:
+            if key in _FORMAT1_STEPS:
+                out[_FORMAT1_STEPS[key]] = steps_of(key, v, timestep_fs)
+            else:
+                out[_FORMAT1_NAMES.get(key, key)] = v
+        elif to_jsonable(v) != to_jsonable(field.default):
+            out[key] = v
+    if table == "nemd" and values.method == "langevin":
+        out.update(_FORMAT1_LANGEVIN)
+    return out
+
+
+def _n_steps(spec: CampaignSpec, table) -> int:
+    dt = spec.timestep_fs
+    return (steps_of("equilibration_ps", table.equilibration_ps, dt, floor=0)
+            + steps_of("production_ps", table.production_ps, dt))
 
 
 def _common_inputs(spec: CampaignSpec) -> dict[str, Any]:
     return {
         "structure": dict(spec.structure),
         "potential": dict(spec.potential),
-        "timestep_fs": spec.timestep_fs,
+        **fingerprint_inputs("md", spec.md, spec.timestep_fs),
         "extra_commands": spec.extra_commands,
     }
 
@@ -98,11 +156,8 @@ def build_tasks(spec: CampaignSpec) -> list[Task]:
     common = _common_inputs(spec)
     if spec.nemd is not None:
         n = spec.nemd
-        steps = _n_steps(n.equilibration_ps, spec.timestep_fs) + _n_steps(n.production_ps, spec.timestep_fs)
-        nemd_inputs = dataclasses.asdict(n)
-        nemd_inputs.pop("temperatures_K")
-        nemd_inputs.pop("lengths_cells")
-        nemd_inputs.pop("checkpoint_every_ps")  # does not change the result
+        steps = _n_steps(spec, n)
+        nemd_inputs = fingerprint_inputs("nemd", n, spec.timestep_fs)
         for T in n.temperatures_K:
             for L in n.lengths_cells:
                 tid = f"nemd_T{format_T(T)}K_L{L}"
@@ -114,16 +169,9 @@ def build_tasks(spec: CampaignSpec) -> list[Task]:
                 tasks.append(Task(tid, "nemd", float(T), params, seed, float(cells * steps), fp))
     if spec.emd is not None:
         e = spec.emd
-        steps = _n_steps(e.equilibration_ps, spec.timestep_fs) + _n_steps(e.production_ps, spec.timestep_fs)
-        cells = e.supercell[0] * e.supercell[1] * e.supercell[2]
-        emd_inputs = dataclasses.asdict(e)
-        # the fingerprint covers what the MD depends on; the analysis settings (MSD window and
-        # blocks, DOS resolution) are recorded in each task's outputs instead, so a failed
-        # analysis can be redone with new settings without repeating the MD
-        for key in ("msd_temperatures_K", "dos_temperatures_K", "checkpoint_every_ps",
-                    "msd_fit_range_ps", "msd_blocks", "dos_resolution_THz",
-                    "gk_temperatures_K", "heat_every_fs", "gk_fstar_THz"):
-            emd_inputs.pop(key)
+        steps = _n_steps(spec, e)
+        cells = e.replicate[0] * e.replicate[1] * e.replicate[2]
+        emd_inputs = fingerprint_inputs("emd", e, spec.timestep_fs)
         lattice_T = spec.lattice.temperatures_K if spec.lattice is not None else ()
         ionic_T = spec.ionic.temperatures_K if spec.ionic is not None else ()
         for T in sorted(set(e.temperatures_K) | set(lattice_T) | set(ionic_T)):

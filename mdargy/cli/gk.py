@@ -1,6 +1,6 @@
 """``mdargy gk RUN_DIR_OR_FILE``: Green–Kubo thermal conductivity from an EMD heat current.
 
-Reads ``heatflux.dat`` (an EMD run made with ``heat_every > 0``), computes the cepstral κ ± σ
+Reads ``heatflux.dat`` (an EMD run made with ``heat_every_fs > 0``), computes the cepstral κ ± σ
 (sportran; multicomponent when several species are present) and the running integral, and
 writes ``gk.json``, ``gk_running.csv`` and ``gk.png`` into ``--output`` (default: the run
 directory).
@@ -28,7 +28,7 @@ def add_parser(sub):
         "gk",
         help="Green-Kubo thermal conductivity κ ± σ (cepstral, sportran) from an EMD heat current",
         description="Green-Kubo thermal conductivity from the heat current of an EMD run "
-        "(heatflux.dat, written with heat_every > 0; NVE production recommended): cepstral "
+        "(heatflux.dat, written with heat_every_fs > 0; NVE production recommended): cepstral "
         "estimate κ ± σ through sportran (Ercole, Marcolongo & Baroni, Sci. Rep. 2017), with "
         "the mass fluxes decorrelated (Bertossa, Grasselli & Baroni, PRL 2019) whenever more "
         "than one species is present, and the running integral for inspection. Writes gk.json "

@@ -2,7 +2,7 @@
 
 A run is a list of *stages* (equilibration, production, ...), each advanced in *segments* of
 ``run N`` commands. Between segments the driver reads thermo values and samples on all ranks,
-and rank 0 writes outputs. Every ``checkpoint_every`` steps the state is saved:
+and rank 0 writes outputs. Every ``checkpoint_every_ps`` the state is saved:
 
 1. ``write_restart checkpoints/ckpt-<step>.restart`` (collective);
 2. ``checkpoints/state.json`` (rank 0, atomic rename) naming that restart file, the stage and
@@ -262,12 +262,14 @@ def _plugin_checksum() -> str | None:
 def run_identity(config) -> dict:
     """The identity of a run: what changes its results.
 
-    The normalised configuration (``config.to_dict()`` without ``output_dir``; file paths
+    The normalised configuration (``config.identity_dict()``: the settings as the first format
+    named them, so that runs begun before the keys were renamed resume; without
+    ``output_dir``; file paths
     replaced by the SHA-256 of the file contents), the versions of mdargy and LAMMPS and, for
     the ``mtp`` pair style, the checksum of the compiled plugin. ``sha256`` hashes all of it
     (canonical JSON).
     """
-    cfg = config.to_dict()
+    cfg = config.identity_dict()
     cfg.pop("output_dir", None)
     files = {}
     s = Path(str(cfg.get("structure", "")))
@@ -666,7 +668,7 @@ def _legacy_result_check(rundir: RunDirectory, result: dict, config) -> None:
     old = (((result.get("provenance") or {}).get("inputs") or {}).get("config"))
     if not isinstance(old, dict):
         return
-    new = config.to_dict()
+    new = config.identity_dict()
     for d in (old, new):
         d = d if isinstance(d, dict) else {}
         d.pop("output_dir", None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 from typing import Sequence
@@ -67,44 +66,6 @@ def prepare_structure(config, run_path: Path, write: bool = True) -> dict:
     }
 
 
-def check_config_types(cls, data, source=None) -> None:
-    """Check the scalar values of a run configuration table against the fields of ``cls``.
-
-    A string where a number belongs (``temperature_K = "300"``) raises :class:`InputError`
-    naming the key, the expected type and the file, before the dataclass compares it with
-    anything. Unknown keys and the ``[potential]`` table are left to ``cls.from_dict``.
-    """
-    for f in dataclasses.fields(cls):
-        if f.name not in data:
-            continue
-        v = data[f.name]
-        ann = str(f.type)
-        if ann.startswith("tuple") or ann.startswith("PotentialSpec"):
-            if ann.startswith("tuple") and not isinstance(v, (list, tuple)):
-                raise InputError(f"{f.name} must be a list, got {v!r} ({type(v).__name__})",
-                                 source)
-            continue
-        kinds = {k.strip() for k in ann.split("|")}
-        if v is None and "None" in kinds:
-            continue
-        if "bool" in kinds:
-            ok, want = isinstance(v, bool), "true or false"
-        elif "float" in kinds:
-            ok = (isinstance(v, (int, float)) and not isinstance(v, bool)
-                  and math.isfinite(v))
-            want = "a number"
-        elif "int" in kinds:
-            ok = (isinstance(v, int) and not isinstance(v, bool)) or (
-                isinstance(v, float) and math.isfinite(v) and v == int(v))
-            want = "an integer"
-        elif "str" in kinds:
-            ok, want = isinstance(v, str), "a string"
-        else:
-            continue
-        if not ok:
-            raise InputError(f"{f.name} must be {want}, got {v!r} ({type(v).__name__})", source)
-
-
 #: Most ghost atoms / neighbour pairs a run may need before it is refused (several GB).
 MAX_GHOST_ATOMS = 5e7
 MAX_NEIGHBOUR_PAIRS = 2e9
@@ -152,7 +113,7 @@ def driver_styles(config) -> dict[str, list[str]]:
     else:  # EMD
         if getattr(config, "equilibration_ensemble", "nvt") == "npt":
             fixes.append("npt")
-        if getattr(config, "heat_every", 0):  # the heat current (mdargy.drivers.heatflux)
+        if getattr(config, "heat_every_fs", 0):  # the heat current (mdargy.drivers.heatflux)
             fixes.append("vector")
             computes += ["ke/atom", "pe/atom", "centroid/stress/atom", "heat/flux", "reduce"]
     styles.setdefault("fix", []).extend(fixes)

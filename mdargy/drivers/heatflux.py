@@ -154,7 +154,7 @@ def _refuse_pairwise_split(style: str) -> MissingCapabilityError:
     return MissingCapabilityError(
         f"pair style '{style}' has many-body energies but LAMMPS gives it only the pairwise "
         "split of the per-atom virial, so its heat current is not the time derivative of "
-        f"sum_i r_i e_i (mdargy's cluster test: {measured}); set heat_every = 0, or use a style "
+        f"sum_i r_i e_i (mdargy's cluster test: {measured}); set heat_every_fs = 0, or use a style "
         "whose centroid per-atom virial passes that test (mtp, uf3) or a pair potential "
         "(lj/cut, born, morse, ...)")
 
@@ -193,7 +193,7 @@ def check_centroid_support(lmp, pair_style: str) -> None:
             raise MissingCapabilityError(
                 f"pair style '{pair_style}' does not provide the centroid per-atom virial (LAMMPS "
                 "compute centroid/stress/atom) that a correct heat current of a many-body "
-                "potential needs; set heat_every = 0, or use a style that has it (mtp, uf3) or "
+                "potential needs; set heat_every_fs = 0, or use a style that has it (mtp, uf3) or "
                 "a pair potential (lj/cut, born, morse, ...)") from exc
         raise LammpsError(f"LAMMPS failed to set up the heat-current computes: {msg}") from exc
     # a refused style hidden in a hybrid pair style (LAMMPS matches sub-styles too)

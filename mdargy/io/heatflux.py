@@ -141,7 +141,7 @@ def read_heatflux(path: str | os.PathLike, temperature_K: float | None = None) -
         path = path / HEATFLUX_NAME
     if not path.is_file():
         raise InputError("heat-current file not found (was the EMD run made with "
-                         "heat_every > 0?)", path)
+                         "heat_every_fs > 0?)", path)
     meta, cols, n_head = _read_header(path)
     species = tuple(meta.get("type_elements", ()))
     expect = 11 + 3 * len(species)

@@ -40,7 +40,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from mdargy.errors import InputError
+from mdargy.io.config import read_toml
+from mdargy.lammps.runtime import require_styles
 from mdargy.potentials.mtp.mtpfile import read_mtp
+from mdargy.results import to_jsonable
 
 KINDS = ("lj", "native", "mtp", "mlip")
 
@@ -286,8 +289,6 @@ class PotentialSpec:
     @classmethod
     def from_toml(cls, path: str | os.PathLike, table: str | None = "potential") -> "PotentialSpec":
         """Read a TOML file; the spec is its ``[potential]`` table (or the top level)."""
-        from mdargy.drivers.config import read_toml
-
         path = Path(path)
         data = read_toml(path)
         if table and table in data:
@@ -298,8 +299,6 @@ class PotentialSpec:
             raise InputError(str(exc), path) from None
 
     def to_dict(self) -> dict:
-        from mdargy.results import to_jsonable
-
         return to_jsonable(dataclasses.asdict(self))
 
     # -- derived -----------------------------------------------------------------------------
@@ -385,8 +384,6 @@ class PotentialSpec:
             # the whole file, declared counts against the data, before the plugin reads it
             read_mtp(self.resolved_files()[0], require_trained=True)
         if lmp is not None:
-            from mdargy.lammps.runtime import require_styles
-
             require_styles(lmp, self.required_styles())
 
     # -- LAMMPS ------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def parse(argv=None):
     p.add_argument("--out", type=Path, default=Path("runs/cu7ps6/validate"))
     p.add_argument("--ps", type=float, default=50.0, help="NVE production length, ps")
     p.add_argument("--equil-ps", type=float, default=10.0, help="NPT equilibration length, ps")
-    p.add_argument("--dump-every", type=int, default=10, help="steps between frames (dt 1 fs)")
+    p.add_argument("--dump-every-fs", type=float, default=10.0, help="time between frames, fs")
     p.add_argument("--labeler", default=None, help="label production snapshots with this labeler")
     p.add_argument("--n-label", type=int, default=5, help="snapshots labelled per case")
     p.add_argument("--ranks", type=int, default=1, help="MPI ranks for the MD")
@@ -106,9 +106,10 @@ def main(argv=None):
         run = args.out / f"emd_{phase}_{T:g}K"
         _mdargy("emd", common.ROOT / "inputs/examples" / toml, "-o", run, "-q",
                 "--set", f'potential.files=["{pot}"]',
-                "--set", f"equilibration_steps={int(round(args.equil_ps * 1000))}",
-                "--set", f"production_steps={int(round(args.ps * 1000))}",
-                "--set", f"dump_every={args.dump_every}", "--set", "text_dump=false", ranks=args.ranks)
+                "--set", f"equilibration_ps={args.equil_ps}",
+                "--set", f"production_ps={args.ps}",
+                "--set", f"dump_every_fs={args.dump_every_fs}", "--set", "text_dump=false",
+                ranks=args.ranks)
         _mdargy("msd", run_trajectory(run), "-o", run / "msd", "--force", "-T", T)
         _mdargy("dos", run_trajectory(run), "-o", run / "dos", "--force")
         emd = json.loads((run / "result.json").read_text())

@@ -80,16 +80,18 @@ def lj():
     t0 = time.time()
     emd_cfg = EMDConfig.from_toml(EXAMPLES / "lj_argon_emd.toml", [
         f'output_dir="{RUNS / "lj-argon-50K-emd"}"', "replicate=[5, 5, 5]",
-        "equilibration_steps=10000", "production_steps=200000", "heat_every=2",
-        "dump_every=200000", "text_dump=false", "thermo_every=1000", "checkpoint_every=50000",
+        "equilibration_ps=50", "production_ps=1000", "heat_every_fs=10",
+        "dump_every_fs=1000000", "text_dump=false", "thermo_every_fs=5000",
+        "checkpoint_every_ps=250",
         "seed=5050"])
     e = emd(emd_cfg)
     g = gk_cli(Path(e.output_dir), RESULTS / "lj_argon_50K-gk", "--max-lag-ps", "100")
     # size check of GK: 8x8x8 cells (2048 atoms, 42 Å), 300 ps
     big_cfg = EMDConfig.from_toml(EXAMPLES / "lj_argon_emd.toml", [
         f'output_dir="{RUNS / "lj-argon-50K-emd-8"}"', "replicate=[8, 8, 8]",
-        "equilibration_steps=4000", "production_steps=60000", "heat_every=2",
-        "dump_every=60000", "text_dump=false", "thermo_every=1000", "checkpoint_every=20000",
+        "equilibration_ps=20", "production_ps=300", "heat_every_fs=10",
+        "dump_every_fs=300000", "text_dump=false", "thermo_every_fs=5000",
+        "checkpoint_every_ps=100",
         "seed=5051"])
     eb = emd(big_cfg)
     gb = gk_cli(Path(eb.output_dir), RESULTS / "lj_argon_50K-gk-8cells", "--max-lag-ps", "100")
@@ -97,8 +99,8 @@ def lj():
     for nx, steps in ((12, 60000), (20, 80000), (32, 120000)):
         cfg = NEMDConfig.from_toml(EXAMPLES / "lj_argon_nemd.toml", [
             f'output_dir="{RUNS / f"lj-argon-50K-nemd-{nx}"}"', f"replicate=[{nx}, 3, 3]",
-            f"n_bins={nx}", "equilibration_steps=4000", f"nemd_steps={steps}",
-            "block_steps=1000", "checkpoint_every=20000", "n_error_blocks=5", "seed=777"])
+            "bins_per_cell=1", "equilibration_ps=20", f"production_ps={steps * 5 / 1000:g}",
+            "block_ps=5", "checkpoint_every_ps=100", "n_error_blocks=5", "seed=777"])
         r = nemd(cfg)
         lengths.append(r.length_A)
         kap.append(r.kappa_W_mK)

@@ -10,17 +10,17 @@ cd "$(dirname "$0")/../.."
 for T in ${TEMPS-550 300 450 650}; do
   nice -n 10 .venv/bin/mdargy emd inputs/examples/cu7ps6_emd_550K.toml -q \
     -T "$T" --seed "$T" -o "runs/ionic-cu7ps6-${T}K" \
-    --set production_steps=200000 --set dump_every=20 --set checkpoint_every=50000
+    --set production_ps=200 --set dump_every_fs=20 --set checkpoint_every_ps=50
 done
 # replicas at 550 K (other seeds, 100 ps) to check sigma(D) and sigma(sigma_ion) across runs
 for S in ${REPLICA_SEEDS:-}; do
   nice -n 10 .venv/bin/mdargy emd inputs/examples/cu7ps6_emd_550K.toml -q \
     -T 550 --seed "$S" -o "runs/ionic-cu7ps6-550K-seed$S" \
-    --set production_steps=100000 --set dump_every=20 --set checkpoint_every=50000
+    --set production_ps=100 --set dump_every_fs=20 --set checkpoint_every_ps=50
 done
 # the ordered P2_13 phase at 300 K (the paper's low-temperature phase), 100 ps
 if [ -n "${P213:-}" ]; then
   nice -n 10 .venv/bin/mdargy emd inputs/examples/cu7ps6_emd_300K.toml -q \
-    -o runs/ionic-cu7ps6-P213-300K --set production_steps=100000 --set dump_every=20 \
-    --set checkpoint_every=50000
+    -o runs/ionic-cu7ps6-P213-300K --set production_ps=100 --set dump_every_fs=20 \
+    --set checkpoint_every_ps=50
 fi

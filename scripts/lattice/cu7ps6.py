@@ -2,7 +2,7 @@
 
     # 1. an EMD run at T (448 atoms, NPT equilibration, NVE production, a frame every 0.1 ps)
     mdargy emd inputs/examples/cu7ps6_emd_300K.toml -o runs/lattice/cu7ps6-emd-100K -T 100 \\
-        --set production_steps=20000 --set dump_every=100
+        --set production_ps=20 --set dump_every_fs=100
     # 2. this script (one core, nice): snapshots -> fit -> phonons -> Wigner kappa
     nice -n 10 .venv/bin/python scripts/lattice/cu7ps6.py runs/lattice/cu7ps6-emd-100K \\
         results/cu7ps6/lattice/T100K --snapshots 25 --cutoffs 7.5 4.0 --mesh 3 --coarse-mesh 2
