@@ -6,11 +6,11 @@ Outputs in ``config.output_dir``:
     The (replicated) input structure as run, types = ``type_elements``.
 ``thermo.csv``
     ``step, time_ps, T_K, pe_eV, ke_eV, etotal_eV, press_bar, vol_A3, lx_A, ly_A, lz_A, stage``
-    every ``thermo_every`` steps (global LAMMPS step and time).
+    every ``thermo_every_fs`` (global LAMMPS step and time).
 ``traj.nc``
     NetCDF trajectory in the AMBER convention (:mod:`mdargy.io.netcdf`; opens in MDAnalysis,
     ASE, VMD, OVITO): unwrapped positions (Å), velocities (Å/ps), cell, time (ps), LAMMPS step
-    and atomic numbers, atoms by id, every ``dump_every`` production steps. Steps and times are
+    and atomic numbers, atoms by id, every ``dump_every_fs`` of production. Steps and times are
     LAMMPS's own (continuing from equilibration, as in ``thermo.csv``).
 ``traj.pdb``
     Topology for programs that take elements from a topology (``mda.Universe("traj.pdb",
@@ -22,8 +22,8 @@ Outputs in ``config.output_dir``:
     Only in runs begun before NetCDF: mdargy's binary trajectory (:mod:`mdargy.io.binary`), which
     such a run keeps writing when resumed (with its text dump in the old columns).
 ``heatflux.dat``
-    Only with ``heat_every > 0``: the heat current J (total, convective, virial; eV Å/ps,
-    extensive) and the velocity sum of each species every ``heat_every`` production steps
+    Only with ``heat_every_fs > 0``: the heat current J (total, convective, virial; eV Å/ps,
+    extensive) and the velocity sum of each species every ``heat_every_fs`` of production
     (:mod:`mdargy.drivers.heatflux`; read it with :func:`mdargy.io.heatflux.read_heatflux`).
 ``final.data`` / ``final.extxyz``
     The final structure.
@@ -144,17 +144,17 @@ def emd_input(config: EMDConfig, data_file: str = "structure.data",
         lines += ["# equilibration", ensemble_fix(config, "equilibration"),
                   f"run {config.equilibration_steps}", "unfix eq"]
     lines += ["# production: frames of unwrapped positions and velocities every "
-              f"{config.dump_every} steps (written by mdargy: {TRAJ_NAME}, {DUMP_NAME})",
+              f"{config.dump_every_steps} steps (written by mdargy: {TRAJ_NAME}, {DUMP_NAME})",
               ensemble_fix(config, "production"),
-              f"dump traj all custom {config.dump_every} {DUMP_NAME} id type element xu yu zu "
+              f"dump traj all custom {config.dump_every_steps} {DUMP_NAME} id type element xu yu zu "
               "vx vy vz",
               f"dump_modify traj element {' '.join(tel)} sort id time yes units yes"]
-    if config.heat_every:
-        g = hf.guard_interval(config.heat_every, guard_every(config.potential.kind))
-        lines += (["# heat current every heat_every steps (written by mdargy: "
+    if config.heat_every_steps:
+        g = hf.guard_interval(config.heat_every_steps, guard_every(config.potential.kind))
+        lines += (["# heat current every heat_every_fs (written by mdargy: "
                    f"{hf.HEATFLUX_NAME})"] + hf.compute_commands(tel)
                   + (guard_commands(config.runaway_T_K, g) if g else [])
-                  + hf.fix_commands(tel, config.heat_every))
+                  + hf.fix_commands(tel, config.heat_every_steps))
     lines.append(f"run {config.production_steps}")
     return "\n".join(lines) + "\n"
 
@@ -200,7 +200,7 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
     comm, rank = eng.comm, eng.rank
     fresh = state is None
     dt_ps = config.timestep_ps
-    frame_dt_ps = config.dump_every * dt_ps
+    frame_dt_ps = config.dump_every_steps * dt_ps
     # a run begun before NetCDF keeps its binary trajectory and text-dump columns
     legacy = (state is not None and (rundir.path / LEGACY_TRAJ_NAME).exists()
               and not (rundir.path / TRAJ_NAME).exists())
@@ -220,13 +220,13 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
         """Refuse a pair style without a correct centroid virial before any MD step. The
         computes are removed again until production (their mere presence makes the blow-up
         guard request per-atom tallies on every guard step)."""
-        if config.heat_every:
+        if config.heat_every_steps:
             eng.commands(hf.compute_commands(tel))
             hf.check_centroid_support(eng.lmp, config.potential.pair_style)
             eng.commands(hf.uncompute_commands(tel))
 
     def heat_guard():
-        g = hf.guard_interval(config.heat_every, guard_every(config.potential.kind))
+        g = hf.guard_interval(config.heat_every_steps, guard_every(config.potential.kind))
         return guard_commands(config.runaway_T_K, g) if g else []
 
     if fresh:
@@ -255,7 +255,7 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
             "inputs": config.to_dict(),
             "seeds": {"velocity": config.seed},
             "timestep_fs": config.timestep_fs,
-            "dump_every": config.dump_every,
+            "dump_every": config.dump_every_steps,
             "frame_dt_ps": frame_dt_ps,
             "n_atoms": prep["n_atoms"],
             "type_elements": tel,
@@ -269,9 +269,9 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
                "positions": "unwrapped, Å, sorted by atom id", "velocities": "Å/ps",
                "n_frames": n_frames},
             "thermo": "thermo.csv",
-            "heat_current": ({"file": hf.HEATFLUX_NAME, "heat_every": config.heat_every,
-                              "dt_ps": config.heat_every * dt_ps}
-                             if config.heat_every else None),
+            "heat_current": ({"file": hf.HEATFLUX_NAME, "heat_every": config.heat_every_steps,
+                              "dt_ps": config.heat_every_steps * dt_ps}
+                             if config.heat_every_steps else None),
             "production_ensemble": config.production_ensemble,
             "temperature_K": config.temperature_K,
             "units": "LAMMPS metal",
@@ -301,15 +301,15 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
         # -- equilibration ------------------------------------------------------------
         if state["stage"] == "equilibration":
             n_eq = int(config.equilibration_steps)
-            seg = math.gcd(int(config.thermo_every), n_eq)
-            ck = round_up(config.checkpoint_every, seg)
+            seg = math.gcd(int(config.thermo_every_steps), n_eq)
+            ck = round_up(config.checkpoint_every_steps, seg)
             eng.commands(ensemble_fix(config, "equilibration"))
             k = int(state["stage_step"])
             eng.progress_start(n_eq, k, "EMD equilibration")
             while k < n_eq:
                 th = eng.run(seg, "equilibration")
                 k += seg
-                if k % config.thermo_every == 0:
+                if k % config.thermo_every_steps == 0:
                     thermo_rows.append([th[key] for key in ("step", "time", "temp", "pe", "ke",
                                         "etotal", "press", "vol", "lx", "ly", "lz")] + ["equilibration"])
                 eng.progress_update(seg, T_K=th["temp"])
@@ -324,19 +324,19 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
 
         # -- production ----------------------------------------------------------------
         n_pr = int(config.production_steps)
-        seg = math.gcd(math.gcd(int(config.thermo_every), int(config.dump_every)), n_pr)
-        ck = round_up(config.checkpoint_every, seg)
+        seg = math.gcd(math.gcd(config.thermo_every_steps, config.dump_every_steps), n_pr)
+        ck = round_up(config.checkpoint_every_steps, seg)
         eng.commands(ensemble_fix(config, "production"))
         k = int(state["stage_step"])
-        if config.heat_every:
+        if config.heat_every_steps:
             eng.commands(hf.compute_commands(tel) + heat_guard())
-            sampler = hf.HeatFluxSampler(eng.lmp, tel, config.heat_every, dt_ps,
+            sampler = hf.HeatFluxSampler(eng.lmp, tel, config.heat_every_steps, dt_ps,
                                          next_k=int(state.get("heat_next_k", 0)))
             sampler.start(k, int(state["stage_start"]))
 
         def heat_meta():
             counts = [int(np.sum(types == t + 1)) for t in range(len(tel))]
-            return {"dt_ps": config.heat_every * dt_ps, "heat_every": int(config.heat_every),
+            return {"dt_ps": config.heat_every_steps * dt_ps, "heat_every": config.heat_every_steps,
                     "timestep_fs": config.timestep_fs, "volume_A3": abs(float(np.linalg.det(box_matrix(eng.lmp)))),
                     "temperature_K": config.temperature_K, "ensemble": config.production_ensemble,
                     "type_elements": list(tel), "masses_amu": list(masses),
@@ -363,7 +363,7 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
                     dump_fh = open(dump_path, "r+b")
                     dump_fh.truncate(int(state["dump_bytes"]))
                     dump_fh.seek(0, 2)
-            if config.heat_every:
+            if config.heat_every_steps:
                 if k == 0 or not heat_path.exists():
                     heat_fh = open(heat_path, "wb")
                     heat_fh.write(hf.header_lines(heat_meta(), tel).encode("utf-8"))
@@ -376,11 +376,11 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
 
         def sample(k, th):
             # the first production step is the last equilibration step: one thermo row only
-            if k % config.thermo_every == 0 and not (thermo_rows and
+            if k % config.thermo_every_steps == 0 and not (thermo_rows and
                                                      thermo_rows[-1][0] == th["step"]):
                 thermo_rows.append([th[key] for key in ("step", "time", "temp", "pe", "ke",
                                     "etotal", "press", "vol", "lx", "ly", "lz")] + ["production"])
-            if k % config.dump_every == 0:
+            if k % config.dump_every_steps == 0:
                 xu, v, box = gather_frame(eng.lmp, comm)
                 if rank == 0:
                     if legacy:  # production steps from 0, the columns the file began with
@@ -439,7 +439,7 @@ def _emd_loop(config, eng: Engine, rundir: RunDirectory, prep, state):
                 heat_fh = None
             final = _write_final(rundir.path, xu, v, box, elements_per_atom, tel, masses)
             atomic_write_csv(thermo_path, THERMO_COLUMNS + ("stage",), thermo_rows)
-            n_frames = n_pr // config.dump_every + 1
+            n_frames = n_pr // config.dump_every_steps + 1
             atomic_write_json(meta_path, metadata(n_frames))
             result = _emd_result(config, rundir, prep, thermo_rows, n_frames, final, frame_dt_ps,
                                  traj_path)
@@ -480,7 +480,7 @@ def _emd_result(config, rundir, prep, rows, n_frames, final, frame_dt_ps,
         output_dir=str(rundir.path), n_atoms=n, type_elements=tuple(prep["type_elements"]),
         masses_amu=tuple(prep["masses_amu"]), production_ensemble=config.production_ensemble,
         production_steps=int(config.production_steps), timestep_fs=config.timestep_fs,
-        dump_every=int(config.dump_every), frame_dt_ps=frame_dt_ps, n_frames=n_frames,
+        dump_every=int(config.dump_every_steps), frame_dt_ps=frame_dt_ps, n_frames=n_frames,
         T_mean_K=float(prod[:, 2].mean()), T_std_K=float(prod[:, 2].std()),
         pe_mean_eV=float(prod[:, 3].mean()), press_mean_bar=float(prod[:, 6].mean()),
         volume_A3=float(prod[:, 7].mean()), etotal_drift_eV_atom_ps=drift,
@@ -488,5 +488,5 @@ def _emd_result(config, rundir, prep, rows, n_frames, final, frame_dt_ps,
         dump_path=str(rundir.path / DUMP_NAME) if config.text_dump else None,
         thermo_path=str(rundir.path / "thermo.csv"), final_structure_path=str(final),
         metadata_path=str(rundir.path / "metadata.json"),
-        heatflux_path=str(rundir.path / hf.HEATFLUX_NAME) if config.heat_every else None,
+        heatflux_path=str(rundir.path / hf.HEATFLUX_NAME) if config.heat_every_steps else None,
         provenance=provenance(config=config.to_dict(), seeds={"velocity": config.seed}))
