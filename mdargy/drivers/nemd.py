@@ -27,7 +27,7 @@ Methods
     start of every run, and each reset loses about half a step of tallied energy (measured: a
     2.7 % energy-balance error with a reset every 500 steps at dt = 5 fs, damp = 0.5 ps).
 ``muller-plathe``
-    ``fix thermal/conductivity``: every ``swap_every`` steps the velocity of the hottest atom of
+    ``fix thermal/conductivity``: every ``swap_every_fs`` the velocity of the hottest atom of
     the cold slab is swapped with that of the coldest atom of the hot slab (Müller-Plathe,
     *J. Chem. Phys.* 106, 6082 (1997)); the slabs are chosen by position at each swap. The
     swapped kinetic energy is the heat. The whole bar is NVE.
@@ -145,22 +145,22 @@ def bath_group_every(config: NEMDConfig) -> int:
     """Steps between re-evaluations of the Langevin bath groups.
 
     About :data:`BATH_GROUP_EVERY_FS` (10 steps at 1 fs, 2 at 5 fs), and a divisor of
-    ``sample_every`` (hence of ``block_steps``): every block, and so every checkpoint, starts on
+    ``sample_every_fs`` (hence of ``block_ps``): every block, and so every checkpoint, starts on
     an update step, which keeps a resumed run identical to an uninterrupted one.
     """
     n = max(1, int(round(BATH_GROUP_EVERY_FS / config.timestep_fs)))
-    return math.gcd(n, int(config.sample_every))
+    return math.gcd(n, int(config.sample_every_steps))
 
 
 def nemd_stage_commands(config: NEMDConfig, xlo: float, geo: dict) -> list[str]:
     """Fixes and computes of the NEMD stage (after equilibration).
 
-    The profile is sampled every ``sample_every`` steps (the chunk assignment is computed only
+    The profile is sampled every ``sample_every_fs`` (the chunk assignment is computed only
     then); the bath groups are updated every :func:`bath_group_every` steps.
     """
     c0, c1 = (xlo + v for v in geo["cold_A"])
     h0, h1 = (xlo + v for v in geo["hot_A"])
-    nrep = config.block_steps // config.sample_every
+    nrep = config.block_steps // config.sample_every_steps
     lines = [
         "fix nve all nve",
         f"region rcold block {c0:.10g} {c1:.10g} INF INF INF INF units box",
@@ -168,9 +168,10 @@ def nemd_stage_commands(config: NEMDConfig, xlo: float, geo: dict) -> list[str]:
         f"compute slabs all chunk/atom bin/1d x lower {1.0 / config.n_bins:.12g} units reduced",
     ]
     if config.method == "muller-plathe":
-        lines.append(f"fix mp all thermal/conductivity {config.swap_every} x {config.n_bins} "
+        lines.append(f"fix mp all thermal/conductivity {config.swap_every_steps} x "
+                     f"{config.n_bins} "
                      f"swap {config.swap_atoms}")
-    lines.append(f"fix prof all ave/chunk {config.sample_every} {nrep} {config.block_steps} "
+    lines.append(f"fix prof all ave/chunk {config.sample_every_steps} {nrep} {config.block_steps} "
                  "slabs temp")
     if config.method == "langevin":
         every = bath_group_every(config)
@@ -183,7 +184,7 @@ def bath_commands(config: NEMDConfig, step: int, first: bool) -> list[str]:
     """(Re-)create the Langevin baths for the block starting at ``step``."""
     Th = config.temperature_K + 0.5 * config.delta_T_K
     Tc = config.temperature_K - 0.5 * config.delta_T_K
-    damp = config.langevin_damp_fs * 1e-3
+    damp = config.bath_damp_fs * 1e-3
     lines = [] if first else ["unfix hot", "unfix cold"]
     lines += [
         f"fix hot hot langevin {Th:g} {Th:g} {damp:g} {derived_seed(config.seed, step, 1)} "
@@ -212,15 +213,17 @@ def nemd_input(config: NEMDConfig, data_file: str = "structure.data", type_eleme
                   f"run {config.equilibration_steps}", "unfix eq"]
     lines += ["# NEMD: baths by region (dynamic groups); heat from bath tallies / swapped energy"]
     lines += nemd_stage_commands(config, 0.0, geo)
-    nblocks = config.nemd_steps // config.block_steps
+    nblocks = config.production_steps // config.block_steps
     if config.method == "langevin":
         lines.append("# baths re-created after every checkpoint (seed derived from that step)")
         lines += bath_commands(config, config.equilibration_steps, True)
         e0 = config.equilibration_steps
-        lines.append(f"run {config.nemd_steps} start {e0} stop {e0 + config.nemd_steps}  "
+        lines.append(f"run {config.production_steps} start {e0} "
+                     f"stop {e0 + config.production_steps}  "
                      f"# as {nblocks} blocks of {config.block_steps}")
     else:
-        lines.append(f"run {config.nemd_steps}  # as {nblocks} blocks of {config.block_steps}")
+        lines.append(f"run {config.production_steps}  # as {nblocks} blocks of "
+                     f"{config.block_steps}")
     return "\n".join(lines) + "\n"
 
 
@@ -265,7 +268,7 @@ def _nemd_loop(config: NEMDConfig, eng: Engine, rundir: RunDirectory, prep, stat
         eng.last_checkpoint_step = state["step"]
     rows = [list(r) for r in state["thermo"]]
     blocks = {k: list(v) for k, v in state.get("blocks", {}).items()}
-    ck = round_up(config.checkpoint_every, bsteps)
+    ck = round_up(config.checkpoint_every_steps, bsteps)
 
     def flush():
         atomic_write_csv(rundir.path / "thermo.csv", THERMO_COLUMNS + ("stage",), rows)
@@ -301,7 +304,7 @@ def _nemd_loop(config: NEMDConfig, eng: Engine, rundir: RunDirectory, prep, stat
         raise InputError(f"slabs of {geo['bin_A']:.2f} Å are too thin: use fewer bins or a "
                          "longer bar")
     eng.commands(nemd_stage_commands(config, xlo, geo))
-    n_nemd = int(config.nemd_steps)
+    n_nemd = int(config.production_steps)
     k = int(state["stage_step"])
     if "etotal_prev" not in state:  # no equilibration: energy at the start
         state["etotal_prev"] = eng.run(0, "nemd")["etotal"]
