@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 from mdargy.cli import is_root
-from mdargy.drivers.common import check_config_types
-from mdargy.drivers.config import EMDConfig, apply_overrides, read_toml
+from mdargy.drivers.config import EMDConfig
 from mdargy.drivers.deck import INPUT_NAME, deck_folder, write_deck
 from mdargy.drivers.emd import emd_input, run_emd
 from mdargy.errors import AlreadyDoneError
@@ -18,8 +17,9 @@ def add_common_arguments(p) -> None:
     """Arguments shared by ``mdargy emd`` and ``mdargy nemd``."""
     p.add_argument("config", help="TOML configuration file (see inputs/examples/)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a configuration value (TOML syntax; nested keys with dots, "
-                   "e.g. --set temperature_K=300 --set potential.cutoff_A=9); repeatable")
+                   help="override a configuration value: the keys and units of the file "
+                   "(times in fs/ps, sizes in cells), TOML syntax, nested keys with dots, e.g. "
+                   "--set production_ps=20 --set potential.cutoff_A=9; repeatable")
     p.add_argument("-o", "--output-dir", help="run directory (overrides output_dir)")
     p.add_argument("-T", "--temperature", type=float, metavar="K",
                    help="temperature in K (overrides temperature_K)")
@@ -51,11 +51,9 @@ def collect_overrides(args) -> list[str]:
 
 
 def load_config(cls, path, overrides):
-    """Read a run configuration (TOML + overrides), checking value types first."""
-    path = Path(path)
-    data = apply_overrides(read_toml(path), overrides)
-    check_config_types(cls, data, path)
-    return cls.from_dict(data, base_dir=path.parent, source=path)
+    """Read a run configuration (TOML + ``--set`` overrides): the keys, types and values are
+    checked, old key names refused with the new one (:meth:`EMDConfig.from_toml`)."""
+    return cls.from_toml(path, overrides)
 
 
 def write_dry_run(config, folder, make_input) -> None:

@@ -36,8 +36,8 @@ def main(meshes=(12, 16)):
     cfg = EMDConfig.from_dict(dict(
         structure=str(ROOT / "inputs/examples/Ar_fcc.cif"), replicate=[4, 4, 4],
         output_dir=str(RUN), temperature_K=50.0, timestep_fs=5.0, seed=2024,
-        equilibration_steps=2000, production_ensemble="nvt", production_steps=6000,
-        dump_every=100, thermo_every=100, checkpoint_every=100000, text_dump=False,
+        equilibration_ps=10.0, production_ensemble="nvt", production_ps=30.0,
+        dump_every_fs=500.0, thermo_every_fs=500.0, checkpoint_every_ps=500.0, text_dump=False,
         potential={"kind": "lj", "cutoff_A": 8.5, "extra_commands": ["pair_modify shift yes"],
                    "masses_amu": {"Ar": 39.948},
                    "lj": {"Ar": {"epsilon_eV": 0.0104, "sigma_A": 3.40}}}))
