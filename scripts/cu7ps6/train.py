@@ -34,6 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
+from mdargy.potentials.mtp.fit import LMProblem, levenberg_marquardt  # noqa: E402
+
 
 def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -45,7 +47,8 @@ def parse(argv=None):
     p.add_argument("--cutoff", type=float, default=5.0, help="radial basis end = cutoff, Å")
     p.add_argument("--radial-size", type=int, default=8, help="Chebyshev radial basis size")
     p.add_argument("--optimizer", choices=("lm", "lbfgs"), default="lm",
-                   help="lm: Levenberg–Marquardt on all parameters (lm_fit.py); lbfgs: motep's L-BFGS-B")
+                   help="lm: Levenberg–Marquardt on all parameters (mdargy.potentials.mtp.fit); "
+                   "lbfgs: motep's L-BFGS-B")
     p.add_argument("--maxiter", type=int, default=60, help="LM (or L-BFGS-B) iterations")
     p.add_argument("--time-limit", type=float, default=None, help="stop LM after this many seconds")
     p.add_argument("--weights", type=float, nargs=3, default=(1.0, 0.01, 0.001),
@@ -102,16 +105,14 @@ def fit(train_frames, out_mtp: Path, level=12, min_dist=1.6, cutoff=5.0, radial_
             Trainer(data, seed=seed, engine="cext", steps=steps, loss=loss).train(
                 [_copy_labelled(a) for a in train_frames])
             if optimizer == "lm" and maxiter > 0:
-                import lm_fit
-
-                problem = lm_fit.LMProblem(list(train_frames), data, weights=tuple(weights))
+                problem = LMProblem(list(train_frames), data, weights=tuple(weights))
 
                 def progress(it, value, lam):
                     if problem.comm.rank == 0:
                         print(f"  LM {it:3d}: loss {value:.6e}  lambda {lam:.1e}", flush=True)
 
-                res = lm_fit.levenberg_marquardt(problem, max_iter=maxiter, progress=progress,
-                                                 time_limit_s=time_limit_s)
+                res = levenberg_marquardt(problem, max_iter=maxiter, progress=progress,
+                                          time_limit_s=time_limit_s)
                 if record is not None:
                     record["levenberg_marquardt"] = {k: v for k, v in res.items() if k != "history"}
                     record["loss_history"] = res["history"]

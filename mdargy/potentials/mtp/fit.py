@@ -1,5 +1,8 @@
 """Levenberg–Marquardt fit of all MTP parameters, on motep's training engine.
 
+Needs ``motep`` (the ``train`` extra: ``pip install mdargy[train]``); it is imported when a
+problem is set up, so this module imports without it.
+
 Why not motep's own L-BFGS-B: on Cu7PS6 it barely moves the radial coefficients (the loss
 changed by 1e-14 in its first iteration and a line search then took minutes), so the fit
 stays close to a linear least-squares fit on the starting radial functions. The loss is a sum
@@ -22,41 +25,36 @@ the normal equations J^T J, J^T r are summed with ``Allreduce``.
 
 from __future__ import annotations
 
-import logging
 import time
 
 import numpy as np
 
-log = logging.getLogger("mdargy.lm_fit")
+from mdargy.lammps.runtime import get_comm
 
-
-class _Comm:
-    rank, size = 0, 1
-
-    def allreduce(self, x):
-        return x
-
-    def bcast(self, x, root=0):
-        return x
-
-
-def _comm():
-    try:
-        from mpi4py import MPI
-
-        return MPI.COMM_WORLD
-    except ImportError:  # pragma: no cover - serial fallback
-        return _Comm()
+__all__ = ["LMProblem", "levenberg_marquardt"]
 
 
 class LMProblem:
-    """The residuals and Jacobian of a set of labelled configurations for one MTPData."""
+    """The residuals and Jacobian of a set of labelled configurations for one motep ``MTPData``.
+
+    Parameters
+    ----------
+    images : sequence of ase.Atoms
+        Labelled configurations (energy in eV, forces in eV/Å, stress in eV/Å³ as single-point
+        results, or motep's ``calc.targets``).
+    mtp_data : motep.io.mlip.mtp.MTPData
+        The potential; its parameters are changed in place by :meth:`set_parameters`.
+    weights : (w_E, w_F, w_S)
+        motep's loss weights of energies, forces and stresses.
+    comm : mpi4py communicator, optional
+        Configurations are shared out over its ranks (default COMM_WORLD).
+    """
 
     def __init__(self, images, mtp_data, weights=(1.0, 0.01, 0.001), comm=None):
         from ase.stress import voigt_6_to_full_3x3_stress
         from motep.calculator import MTP
 
-        self.comm = comm or _comm()
+        self.comm = get_comm(comm)
         self.data = mtp_data
         self.data.optimized = ["species_coeffs", "moment_coeffs", "radial_coeffs"]
         self.n_total = len(images)
@@ -131,8 +129,19 @@ class LMProblem:
 
 
 def levenberg_marquardt(problem: LMProblem, max_iter=60, lam=1e-3, tol=1e-6, progress=None,
-                        time_limit_s=None):
-    """Minimise ``problem``'s sum of squares; returns a record of the iterations."""
+                        time_limit_s=None) -> dict:
+    """Minimise ``problem``'s sum of squares (parameters left at the best point found).
+
+    Stops after ``max_iter`` iterations, when the loss falls by less than ``tol`` (relative)
+    in an iteration, when no damping makes a step downhill, or after ``time_limit_s``.
+    ``progress(iteration, loss, damping)`` is called after every iteration.
+
+    Returns
+    -------
+    dict
+        ``iterations``, ``loss_start``, ``loss_end``, ``history`` (loss per iteration),
+        ``rejected_steps``, ``lambda_end``, ``seconds``.
+    """
     t0 = time.time()
     x = problem.parameters
     loss, JtJ, Jtr = problem.normal_equations()

@@ -1,28 +1,23 @@
-"""The Levenberg–Marquardt MTP fit of the Cu7PS6 pipeline (scripts/cu7ps6/lm_fit.py).
+"""The Levenberg–Marquardt MTP fit (mdargy.potentials.mtp.fit, the ``train`` extra).
 
 Known answers: the Jacobian of every residual equals finite differences, and fitting data made
 by an MTP of the same form recovers it (the loss falls to round-off level)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from mdargy.potentials.mtp import fit as lm_fit
+from mdargy.potentials.mtp.templates import make_template
+
 motep = pytest.importorskip("motep")
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts" / "cu7ps6"
-sys.path.insert(0, str(SCRIPTS))
-import lm_fit  # noqa: E402
 
 Z = (29, 15, 16)
 
 
 def _mtp_data(tmp_path, level, seed):
     from motep.io.mlip.mtp import read_mtp
-
-    from mdargy.potentials.mtp.templates import make_template
 
     f = tmp_path / f"l{level}_{seed}.mtp"
     f.write_text(make_template(level, 3, min_dist=1.6, max_dist=4.5, radial_basis_size=6).to_text())
