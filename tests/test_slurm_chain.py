@@ -1,7 +1,8 @@
 """Opt-in: a campaign that outlives its time limit, run as a chain of jobs on a real Slurm.
 
-Runs ``scripts/slurm/chain_demo.py`` (15-20 minutes on a busy 2-core machine: two ~160 s LJ tasks in 2-min
-jobs, then the same campaign unbroken as the reference) and checks its store independently.
+Runs ``scripts/slurm/chain_demo.py`` (15-20 minutes on a busy 2-core machine: two ~160 s LJ
+tasks in 2-min jobs, then the same campaign unbroken as the reference) and checks its store
+independently.
 Needs a running Slurm -- ``scripts/slurm/start.sh`` (root, Debian's ``slurm-wlm`` and ``munge``)
 -- and ``MDARGY_SLURM_TEST=1``::
 
