@@ -15,7 +15,6 @@ import textwrap
 import pytest
 
 from mdargy.analysis.greenkubo import green_kubo
-from mdargy.campaign.schema import parse_campaign
 from mdargy.campaign.tasks import build_tasks
 from mdargy.errors import InputError
 from mdargy.io.heatflux import read_heatflux
@@ -46,17 +45,13 @@ GK_LJ = lj_argon_header("gk-lj", 5, cutoff_A=8.5, thermo_every_fs=1000.0) + text
 )
 
 
-def _spec(text, tmp_path):
-    return parse_campaign(text, tmp_path / "c.toml", output=tmp_path / "out")
-
-
-def test_gk_tasks_and_fingerprints(tmp_path):
-    spec = _spec(GK_LJ.replace("PROD", "100.0"), tmp_path)
+def test_gk_tasks_and_fingerprints(campaign_spec):
+    spec = campaign_spec(GK_LJ.replace("PROD", "100.0"))
     (task,) = build_tasks(spec)
     assert task.params == {"msd": True, "dos": False, "gk": True, "heat_every_fs": 10.0}
     # a campaign without Green-Kubo keeps the task fingerprints it had before the feature
-    plain = _spec(GK_LJ.replace("PROD", "100.0").replace("gk_temperatures_K = [40.0]\n", ""),
-                  tmp_path)
+    plain = campaign_spec(
+        GK_LJ.replace("PROD", "100.0").replace("gk_temperatures_K = [40.0]\n", ""))
     (t2,) = build_tasks(plain)
     assert t2.params == {"msd": True, "dos": False}
     assert t2.fingerprint != task.fingerprint
@@ -72,10 +67,10 @@ def test_gk_tasks_and_fingerprints(tmp_path):
     (("kappa_band_W_mK = [0.3, 0.5]", "kappa_band_W_mK = [0.5, 0.3]"), "low <= high"),
     (("kappa_band_label", "kappa_band_lable"), "did you mean 'kappa_band_label'"),
 ])
-def test_gk_schema_refusals(tmp_path, change, message):
+def test_gk_schema_refusals(change, message, campaign_spec):
     text = GK_LJ.replace("PROD", "100.0").replace(*change)
     with pytest.raises(InputError, match=message) as exc:
-        _spec(text, tmp_path)
+        campaign_spec(text)
     assert "c.toml" in str(exc.value)
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from mdargy.campaign.schema import parse_campaign
 from mdargy.campaign.tasks import build_tasks
 from mdargy.errors import InputError
 
@@ -56,12 +55,8 @@ IONIC = textwrap.dedent(
 )
 
 
-def _spec(text, tmp_path):
-    return parse_campaign(text, tmp_path / "c.toml", output=tmp_path / "out")
-
-
-def test_ionic_tasks(tmp_path):
-    spec = _spec(IONIC, tmp_path)
+def test_ionic_tasks(campaign_spec):
+    spec = campaign_spec(IONIC)
     tasks = build_tasks(spec)
     assert sorted(t.id for t in tasks) == ["emd_T700K", "emd_T800K"]
     assert all(t.params == {"msd": False, "dos": False, "ionic": True} for t in tasks)
@@ -75,9 +70,9 @@ def test_ionic_tasks(tmp_path):
     (("density_grid = 24", 'site_reference = "nacl"'), "must be 'cu7ps6'"),
     (("[emd]", "[emd_]"), "did you mean"),
 ])
-def test_ionic_schema_refusals(tmp_path, change, message):
+def test_ionic_schema_refusals(change, message, campaign_spec):
     with pytest.raises(InputError, match=message) as exc:
-        _spec(IONIC.replace(*change), tmp_path)
+        campaign_spec(IONIC.replace(*change))
     assert "c.toml" in str(exc.value)
 
 

@@ -15,7 +15,6 @@ import textwrap
 
 import pytest
 
-from mdargy.campaign.schema import parse_campaign
 from mdargy.campaign.tasks import build_tasks
 from mdargy.errors import InputError
 from mdargy.lattice.wigner import WignerResult
@@ -42,12 +41,8 @@ LAT_LJ = lj_argon_header("lattice-lj", 9, cutoff_A=7.0, thermo_every_fs=500.0) +
 )
 
 
-def _spec(text, tmp_path):
-    return parse_campaign(text, tmp_path / "c.toml", output=tmp_path / "out")
-
-
-def test_lattice_tasks(tmp_path):
-    spec = _spec(LAT_LJ, tmp_path)
+def test_lattice_tasks(campaign_spec):
+    spec = campaign_spec(LAT_LJ)
     (task,) = build_tasks(spec)
     assert task.id == "emd_T20K" and task.params == {"msd": False, "dos": False, "lattice": True}
     assert spec.lattice.mesh == (6, 6, 6) and spec.lattice.cutoffs_A == (7.0, 4.0)
@@ -60,18 +55,18 @@ def test_lattice_tasks(tmp_path):
     (("mesh = [6, 6, 6]", "mesh = [6, 6]"), "3 entries"),
     (("temperatures_K = [20.0]", "temperatures_K = []"), "must not be empty"),
 ])
-def test_lattice_schema_refusals(tmp_path, change, message):
+def test_lattice_schema_refusals(change, message, campaign_spec):
     with pytest.raises(InputError, match=message) as exc:
-        _spec(LAT_LJ.replace(*change), tmp_path)
+        campaign_spec(LAT_LJ.replace(*change))
     assert "c.toml" in str(exc.value)
 
 
-def test_lattice_needs_emd(tmp_path):
+def test_lattice_needs_emd(campaign_spec):
     text = LAT_LJ.split("[emd]")[0] + "[nemd]\ntemperatures_K = [20.0]\nlengths_cells = [8]\n" \
         "cross_section_cells = [2, 2]\nequilibration_ps = 1.0\nproduction_ps = 10.0\n" \
         "block_ps = 0.5\n\n[lattice]" + LAT_LJ.split("[lattice]")[1]
     with pytest.raises(InputError, match=r"\[lattice\] needs an \[emd\] table"):
-        _spec(text, tmp_path)
+        campaign_spec(text)
 
 
 def test_lattice_campaign_end_to_end(tmp_path):

@@ -10,37 +10,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _runs import EXAMPLES, MPIRUN, ROOT
+from _runs import PYTHON as PY
+from _runs import argon_emd_config as argon
+from _runs import run_emd_quiet as run
 from mdargy.drivers.config import EMDConfig
 from mdargy.errors import AlreadyDoneError, InputError, MissingCapabilityError, SimulationError
-from mdargy.potentials.spec import PotentialSpec, lj_argon
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "inputs" / "examples"
-PY = str(ROOT / ".venv" / "bin" / "python")
-MPIRUN = str(ROOT / ".venv" / "bin" / "mpirun")
-MVV2E = 1.0364269e-4  # metal units: (g/mol) (Å/ps)^2 -> eV
-KB = 8.617333262e-5
+from mdargy.potentials.spec import PotentialSpec
 
 
-def argon(out, **kw):
-    base = dict(structure=str(EXAMPLES / "Ar_fcc.cif"), potential=lj_argon(), output_dir=str(out),
-                replicate=(3, 3, 3), temperature_K=50.0, timestep_fs=5.0, seed=321,
-                equilibration_ps=1.0, production_ensemble="nve", production_ps=2.0,
-                dump_every_fs=100.0, thermo_every_fs=50.0, checkpoint_every_ps=0.5)
-    base.update(kw)
-    return EMDConfig(**base)
-
-
-def run(config):
-    from mdargy.drivers import run_emd
-
-    return run_emd(config, progress=False)
-
-
-@pytest.fixture(scope="module")
-def nve_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("emd") / "nve"
-    return run(argon(out)), out
+@pytest.fixture
+def nve_run(argon_emd_run):
+    return argon_emd_run
 
 
 def test_nve_energy_conservation(nve_run):
@@ -57,7 +38,7 @@ def test_nve_energy_conservation(nve_run):
     assert 30 < res.T_mean_K < 60
 
 
-def test_outputs_and_metadata(nve_run):
+def test_outputs_and_metadata(nve_run, lammps_metal_constants):
     from mdargy.io.netcdf import read_netcdf_trajectory
     from mdargy.structures.load import read_structure
 
@@ -85,7 +66,7 @@ def test_outputs_and_metadata(nve_run):
     # velocities are in Å/ps: their kinetic energy is the thermo KE of the same step
     rows = np.genfromtxt(out / "thermo.csv", delimiter=",", names=True, dtype=None, encoding=None)
     prod = rows[rows["stage"] == "production"]
-    ke = 0.5 * 39.948 * MVV2E * np.sum(traj.velocities[-1] ** 2)
+    ke = 0.5 * 39.948 * lammps_metal_constants["mvv2e"] * np.sum(traj.velocities[-1] ** 2)
     assert ke == pytest.approx(prod["ke_eV"][-1], rel=1e-8)
     # positions are unwrapped: no jump of a box length between frames
     assert np.abs(np.diff(traj.positions, axis=0)).max() < 3.0

@@ -5,35 +5,22 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _runs import EXAMPLES, MPIRUN, PYTHON, ROOT, argon_emd_config
+from _runs import run_emd_quiet as run
 from mdargy.drivers.config import EMDConfig
 from mdargy.errors import InputError, MissingCapabilityError
 from mdargy.io.heatflux import read_heatflux
-from mdargy.potentials.spec import PotentialSpec, lj_argon
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "inputs" / "examples"
-MVV2E = 1.0364269e-4  # (g/mol)(Å/ps)^2 -> eV
+from mdargy.potentials.spec import PotentialSpec
 
 
 def argon(out, **kw):
-    base = dict(structure=str(EXAMPLES / "Ar_fcc.cif"), potential=lj_argon(), output_dir=str(out),
-                replicate=(3, 3, 3), temperature_K=50.0, timestep_fs=5.0, seed=321,
-                equilibration_ps=1.0, production_ensemble="nve", production_ps=2.0,
-                dump_every_fs=100.0, thermo_every_fs=50.0, checkpoint_every_ps=0.5,
-                heat_every_fs=25.0)
-    base.update(kw)
-    return EMDConfig(**base)
-
-
-def run(config):
-    from mdargy.drivers import run_emd
-
-    return run_emd(config, progress=False)
+    """The shared LJ-argon run (:func:`_runs.argon_emd_config`) with the heat current every
+    25 fs."""
+    return argon_emd_config(out, **{"heat_every_fs": 25.0, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +210,7 @@ def test_two_ranks_match_serial_and_resume_exactly(hf_run, tmp_path):
     import subprocess
 
     _, ref = hf_run
-    py, mpirun = str(ROOT / ".venv" / "bin" / "python"), str(ROOT / ".venv" / "bin" / "mpirun")
+    py, mpirun = PYTHON, MPIRUN
     args = [str(EXAMPLES / "lj_argon_emd.toml"), "-q", "--set", "replicate=[3, 3, 3]",
             "--set", "seed=321", "--set", "equilibration_ps=1.0", "--set",
             "production_ps=2.0", "--set", "dump_every_fs=100.0", "--set", "thermo_every_fs=50.0",

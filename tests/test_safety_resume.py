@@ -9,32 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mdargy.drivers.config import EMDConfig
+from _runs import AR_FCC_CIF as CIF, argon_emd_config as argon, run_emd_quiet as run
 from mdargy.errors import AlreadyDoneError, InputError
-from mdargy.potentials.spec import lj_argon
-
-ROOT = Path(__file__).resolve().parent.parent
-CIF = ROOT / "inputs" / "examples" / "Ar_fcc.cif"
-
-
-def argon(out, **kw):
-    base = dict(structure=str(CIF), potential=lj_argon(), output_dir=str(out),
-                replicate=(3, 3, 3), temperature_K=50.0, timestep_fs=5.0, seed=321,
-                equilibration_ps=1.0, production_ensemble="nve", production_ps=2.0,
-                dump_every_fs=100.0, thermo_every_fs=50.0, checkpoint_every_ps=0.5)
-    base.update(kw)
-    return EMDConfig(**base)
-
-
-def run(config, **kw):
-    from mdargy.drivers import run_emd
-
-    return run_emd(config, progress=False, **kw)
 
 
 def killed(out, n_checkpoints, monkeypatch, **kw):
@@ -50,10 +30,9 @@ def state(out):
     return json.loads((out / "checkpoints" / "state.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ref") / "run"
-    return run(argon(out)), out
+@pytest.fixture
+def reference(argon_emd_run):
+    return argon_emd_run
 
 
 def assert_identical(out, ref):
