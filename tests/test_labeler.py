@@ -76,7 +76,8 @@ def test_cp2k_defaults_filled_and_digest_stable(tmp_path):
 def test_cp2k_template_has_the_requested_physics():
     s = dict(labelers.CP2K_DEFAULTS, kpoints=[2, 2, 2], smearing_K=500.0)
     t = labelers.cp2k_input_template(s)
-    for needle in ("PARAMETRIZATION PBESOL", "METHOD FERMI_DIRAC", "ELECTRONIC_TEMPERATURE [K] 500.0",
+    for needle in ("PARAMETRIZATION PBESOL", "METHOD FERMI_DIRAC",
+                   "ELECTRONIC_TEMPERATURE [K] 500.0",
                    "METHOD BROYDEN_MIXING", "&DIAGONALIZATION", "REL_CUTOFF [Ry] 50.0",
                    "MONKHORST-PACK 2 2 2"):
         assert needle in t, needle

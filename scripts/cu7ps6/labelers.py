@@ -211,6 +211,9 @@ def _check_keys(given: dict, defaults: dict, where: str, path) -> dict:
 def cp2k_input_template(s: dict) -> str:
     """The part of the CP2K input that ASE's calculator does not write itself.
 
+    k-points (when not Γ only): a Monkhorst–Pack grid without point-group symmetry; CP2K
+    still pairs k and −k (time reversal), so 2×2×2 runs 4 k-points.
+
     ASE adds the cell, coordinates, kinds (basis and pseudopotential), CUTOFF, MAX_SCF,
     the basis/potential file names and the stress keywords; this template adds REL_CUTOFF,
     the SCF (diagonalisation, Fermi–Dirac smearing, Broyden mixing), the XC functional and
@@ -221,7 +224,6 @@ def cp2k_input_template(s: dict) -> str:
                f"""    &KPOINTS
       SCHEME MONKHORST-PACK {kp[0]} {kp[1]} {kp[2]}
       SYMMETRY F
-      FULL_GRID T
     &END KPOINTS
 """)
     return f"""&FORCE_EVAL

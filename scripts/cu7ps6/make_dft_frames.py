@@ -15,9 +15,12 @@ The frames are written **interleaved** (one of each condition in turn), so that 
 in file order gives a balanced subset whenever labelling stops. Each frame carries ``frame_id``,
 ``phase``, ``T_K``, ``t_ps``, ``seed`` and ``source`` in its ``info``. Velocities are dropped.
 
-Example::
+Examples::
 
     python scripts/cu7ps6/make_dft_frames.py --out results/cu7ps6/dft/frames_56.extxyz
+    # the paper-scale set: 448-atom cells, 46 frames per condition = 230 frames
+    python scripts/cu7ps6/make_dft_frames.py --cells 2 2 2 --frames-per-condition 46 \
+        --out runs/dft/frames_448.extxyz
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ def main(argv=None) -> int:
     ap.add_argument("--equil-ps", type=float, default=5.0)
     ap.add_argument("--every-ps", type=float, default=2.0)
     ap.add_argument("--dt-fs", type=float, default=1.0)
+    ap.add_argument("--cells", type=int, nargs=3, default=(1, 1, 1),
+                    help="repeat the 56-atom cell (2 2 2: 448 atoms, as in the paper)")
+    ap.add_argument("--frames-per-condition", type=int, default=None,
+                    help="the same number of frames for every condition (default: 4 per P2_13 "
+                         "temperature, 8 for F-43m)")
     ap.add_argument("--force", action="store_true", help="overwrite --out")
     a = ap.parse_args(argv)
     if a.out.exists() and not a.force:
@@ -56,7 +64,8 @@ def main(argv=None) -> int:
         return 1
     per_condition = []
     for phase, cif, T, n, seed in CONDITIONS:
-        atoms = read(common.ROOT / "inputs/structures" / cif)
+        n = a.frames_per_condition or n
+        atoms = read(common.ROOT / "inputs/structures" / cif).repeat(tuple(a.cells))
         every = int(round(a.every_ps * 1000 / a.dt_fs))
         ps = a.equil_ps + n * a.every_ps
         frames, ok = common.lammps_md(atoms, a.mtp, T, ps, dt_fs=a.dt_fs, seed=seed, every=every)
@@ -70,7 +79,9 @@ def main(argv=None) -> int:
             f = f.copy()
             f.arrays.pop("momenta", None)
             T_inst = f.info.get("T_inst_K")
-            f.info = {"frame_id": f"{phase}_{T}K_{k:02d}", "phase": phase, "T_K": float(T),
+            f.info = {"frame_id": f"{phase}_{T}K_{k:02d}" + ("" if tuple(a.cells) == (1, 1, 1)
+                                                               else f"_{len(f)}at"),
+                      "phase": phase, "T_K": float(T), "cells": "x".join(map(str, a.cells)),
                       "t_ps": float(f.info["t_ps"]), "T_inst_K": float(T_inst), "seed": seed,
                       "source": f"MTP Langevin MD (LAMMPS pair_style mtp, {a.mtp.name}), "
                                 f"fixed cell from {cif}, dt {a.dt_fs} fs, damping 0.1 ps"}
@@ -85,9 +96,13 @@ def main(argv=None) -> int:
     tmp = a.out.with_suffix(a.out.suffix + ".tmp")
     write(tmp, interleaved, format="extxyz")
     tmp.replace(a.out)
-    meta = {"n_frames": len(interleaved), "mtp": str(a.mtp.relative_to(common.ROOT)),
-            "equil_ps": a.equil_ps, "every_ps": a.every_ps, "dt_fs": a.dt_fs,
-            "conditions": [dict(zip(("phase", "cif", "T_K", "n_frames", "seed"), c))
+    mtp = a.mtp.resolve()
+    meta = {"n_frames": len(interleaved),
+            "mtp": str(mtp.relative_to(common.ROOT) if mtp.is_relative_to(common.ROOT) else mtp),
+            "cells": list(a.cells), "equil_ps": a.equil_ps, "every_ps": a.every_ps,
+            "dt_fs": a.dt_fs,
+            "conditions": [dict(zip(("phase", "cif", "T_K", "n_frames", "seed"),
+                                    (*c[:3], a.frames_per_condition or c[3], c[4])))
                            for c in CONDITIONS],
             "thermostat": "LAMMPS fix langevin, damping 0.1 ps, fix nve; fixed cell"}
     common.write_json(a.out.with_suffix(".json"), meta)
