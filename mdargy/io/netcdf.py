@@ -739,9 +739,9 @@ def read_netcdf_trajectory(path: str | os.PathLike, mmap: bool = True, *,
     path : path-like
         The file.
     mmap : bool
-        Map the file into memory: positions and velocities are then read-only big-endian
-        float64 views of the file (strided, no copy). With ``False`` they are copied into
-        native contiguous float64 arrays. Float32 data or a ``scale_factor`` always copy.
+        Keep the file mapped: positions and velocities are then read-only big-endian float64
+        views of it (strided, no copy). With ``False`` they are copied into native contiguous
+        float64 arrays. Float32 data or a ``scale_factor`` always copy.
     frames : slice, optional
         Read only these frames.
     velocities : bool
@@ -795,20 +795,10 @@ def read_netcdf_trajectory(path: str | os.PathLike, mmap: bool = True, *,
     if n == 0:
         raise InputError("holds no complete frame", path)
     sel = slice(None) if frames is None else frames
-    if mmap:
-        rec = np.memmap(path, dtype=rdt, mode="r", offset=head.begin_rec, shape=(n,))
-        rec = rec.view(np.ndarray)[sel]
-    else:
-        idx = np.arange(n)[sel]
-        rec = np.empty(len(idx), dtype=rdt)
-        with open(path, "rb") as fh:
-            if len(idx) and np.all(np.diff(idx) == 1):
-                fh.seek(head.begin_rec + int(idx[0]) * rdt.itemsize)
-                rec[:] = np.fromfile(fh, dtype=rdt, count=len(idx))
-            else:
-                for j, k in enumerate(idx):
-                    fh.seek(head.begin_rec + int(k) * rdt.itemsize)
-                    rec[j] = np.fromfile(fh, dtype=rdt, count=1)[0]
+    # the records are always mapped; without mmap the fields are copied out (native float64)
+    # and the mapping is dropped with the last reference to it
+    rec = np.memmap(path, dtype=rdt, mode="r", offset=head.begin_rec, shape=(n,))
+    rec = rec.view(np.ndarray)[sel]
     m = len(rec)
     if m == 0:
         raise InputError(f"the frame selection {frames} is empty ({n} frames)", path)
@@ -829,10 +819,12 @@ def read_netcdf_trajectory(path: str | os.PathLike, mmap: bool = True, *,
     def field(name):
         a = rec[name]
         s = _scale(var[name])
-        native = var[name].nc_type == NC_DOUBLE and s is None
-        if mmap and native:
+        if mmap and var[name].nc_type == NC_DOUBLE and s is None:
             return a
-        out = np.array(a, dtype=np.float64)
+        out = np.empty(a.shape, dtype=np.float64)  # one pass: byte swap (and widen) into it
+        block = max(1, (32 << 20) // max(1, out[0].nbytes))
+        for i in range(0, len(out), block):
+            out[i:i + block] = a[i:i + block]
         if s is not None:
             out *= s
         return out

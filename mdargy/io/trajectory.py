@@ -231,30 +231,56 @@ _ABSURD = 1e8
 
 
 def _check_frames(traj: Trajectory) -> Trajectory:
-    """Look at the frames themselves: a changing cell (warned with numbers) and atoms that jump
-    implausibly far between two frames (atom ids reassigned or frames from different runs:
-    refused)."""
+    """Look at the frames themselves: non-finite or absurd numbers (refused), a changing cell
+    (warned with numbers) and atoms that jump implausibly far between two frames (atom ids
+    reassigned or frames from different runs: refused).
+
+    One pass over the frames in blocks of a few MB, each converted to native float64 once (the
+    arrays may be big-endian memory maps), so the checks cost about one copy of the data.
+    """
     warns = list(traj.warnings)
     boxes = traj.boxes_A
-    for name, arr in (("positions", traj.positions), ("velocities", traj.velocities),
-                      ("cell", boxes)):
-        if arr is None:
-            continue
-        a = np.asarray(arr).reshape(traj.n_frames, -1)
-        block = max(1, int(1e7 // max(1, a.shape[1])))  # bounded temporaries (memory maps)
-        bad = np.zeros(traj.n_frames, dtype=bool)
-        with np.errstate(invalid="ignore"):
-            for j0 in range(0, traj.n_frames, block):
-                x = a[j0:j0 + block]  # NaN compares False in both tests
-                bad[j0:j0 + block] = ~((x < _ABSURD) & (x > -_ABSURD)).all(axis=1)
-        if bad.any():
-            j = int(np.flatnonzero(bad)[0])
+    nf = traj.n_frames
+    pos, vel = traj.positions, traj.velocities
+    bad = {"positions": np.zeros(nf, dtype=bool)}
+    if vel is not None:
+        bad["velocities"] = np.zeros(nf, dtype=bool)
+    worst, worst_at, sq, count = 0.0, (0, 0), 0.0, 0
+    prev = None
+    block = max(2, (4 << 20) // max(1, 24 * traj.n_atoms))
+    with np.errstate(invalid="ignore"):
+        for j0 in range(0, nf, block):
+            j1 = min(nf, j0 + block)
+            x = np.asarray(pos[j0:j1], dtype=np.float64)
+            for name, arr in (("positions", x), ("velocities", None if vel is None else
+                                                 np.asarray(vel[j0:j1], dtype=np.float64))):
+                if arr is not None:  # NaN fails both tests
+                    flat = arr.reshape(j1 - j0, -1)
+                    bad[name][j0:j1] = ~((flat.max(axis=1) < _ABSURD)
+                                         & (flat.min(axis=1) > -_ABSURD))
+            if nf > 1:
+                xx = x if prev is None else np.concatenate([prev[None], x])
+                base = j0 if prev is None else j0 - 1
+                if len(xx) > 1:
+                    d = np.diff(xx, axis=0)
+                    d2 = np.einsum("fai,fai->fa", d, d)
+                    sq += float(d2.sum())
+                    count += d2.size
+                    k = int(np.argmax(d2))
+                    if d2.flat[k] > worst * worst:
+                        f, a = divmod(k, d2.shape[1])
+                        worst, worst_at = float(np.sqrt(d2.flat[k])), (base + f, a)
+                prev = x[-1].copy()
+    bad["cell"] = ~np.all((boxes < _ABSURD) & (boxes > -_ABSURD), axis=(1, 2))
+    for name, b in bad.items():
+        if b.any():
+            j = int(np.flatnonzero(b)[0])
             raise InputError(f"frame {j} (step {int(traj.steps[j])}) holds non-finite or absurd "
-                             f"{name} (|value| >= {_ABSURD:.0e}; {int(bad.sum())} frame(s) in "
+                             f"{name} (|value| >= {_ABSURD:.0e}; {int(b.sum())} frame(s) in "
                              "all): the file is damaged", traj.source)
     if np.any(np.abs(np.linalg.det(boxes)) < 1e-6):
         raise InputError("a frame has a cell of zero volume: the file is damaged", traj.source)
-    if traj.n_frames > 1 and np.asarray(traj.box_A).ndim == 3:
+    if nf > 1 and np.asarray(traj.box_A).ndim == 3:
         vol = np.abs(np.linalg.det(boxes))
         lengths = np.linalg.norm(boxes, axis=2)
         rel_v = (vol.max() - vol.min()) / vol.mean()
@@ -267,23 +293,10 @@ def _check_frames(traj: Trajectory) -> Trajectory:
                  "frame's own cell (exact for the image count), so displacements include the "
                  f"affine motion of the cell: up to ~{shift:.3g} A for atoms at the cell "
                  "edge. Judge an MSD against this, or run NVT for transport", warns)
-    nf = traj.n_frames
     if nf > 1:
-        pos = traj.positions
         width = float(np.min(np.abs(np.linalg.det(boxes[0])) /
                              np.linalg.norm(np.cross(boxes[0][[1, 2, 0]], boxes[0][[2, 0, 1]]),
                                             axis=1)))
-        worst, worst_at, sq, count = 0.0, (0, 0), 0.0, 0
-        block = max(1, int(2e7 // max(1, 3 * traj.n_atoms)))
-        for j0 in range(0, nf - 1, block):
-            j1 = min(nf, j0 + block + 1)
-            d = np.linalg.norm(np.diff(np.asarray(pos[j0:j1]), axis=0), axis=2)
-            sq += float(np.sum(d * d))
-            count += d.size
-            k = int(np.argmax(d))
-            if d.flat[k] > worst:
-                f, a = divmod(k, d.shape[1])
-                worst, worst_at = float(d.flat[k]), (j0 + f, a)
         rms = (sq / max(count, 1)) ** 0.5
         if worst > 0.5 * width and worst > 10 * rms:
             j, a = worst_at
