@@ -26,10 +26,10 @@ import pytest
 from mdargy.campaign.report import build_report
 from mdargy.campaign.runner import run_campaign
 from mdargy.campaign.schema import parse_campaign
+from mdargy.constants import K_B_EV_K as K_B
 from mdargy.io.atomic import atomic_write_json
 
 MPIRUN = Path(sys.executable).parent / "mpirun"
-K_B = 8.617333262e-5
 
 SYNTHETIC = """
 [campaign]
@@ -383,3 +383,32 @@ def test_mpi_one_group_of_two_ranks(tmp_path):
         rec = json.loads((out / "tasks" / tid / "task.json").read_text())
         assert rec["status"] == "done" and rec["provenance"]["inputs"]["ranks"] == 2
     assert json.loads((out / "tasks" / "emd_T40K" / "task.json").read_text())["outputs"]["dos"] == "dos.json"
+
+
+def test_reanalyse_redoes_only_the_named_emd_task(tmp_path):
+    """--reanalyse: a finished EMD task runs again in work/ (its stage folders moved aside, not
+    deleted); the other tasks are not touched; bad names and NEMD tasks are refused."""
+    from mdargy.errors import InputError
+
+    spec = parse_campaign(SYNTHETIC, tmp_path / "synthetic.toml", output=tmp_path / "out")
+    assert run_campaign(spec, executor=synthetic_executor, quiet=True, tick_s=0).complete
+    stage = spec.output / "tasks" / "emd_T500K" / "lattice"
+    stage.mkdir()
+    (stage / "snapshots.npz").write_bytes(b"old settings")
+    seen = []
+
+    def recording(spec, task, workdir, comm):
+        seen.append((task.id, Path(workdir)))
+        return synthetic_executor(spec, task, workdir, comm)
+
+    s = run_campaign(spec, executor=recording, quiet=True, tick_s=0, reanalyse=["emd_T500K"])
+    assert s.complete and s.ran == ("emd_T500K",) and len(s.skipped_done) == 10
+    assert seen == [("emd_T500K", spec.output / "work" / "emd_T500K")]
+    final = spec.output / "tasks" / "emd_T500K"
+    assert json.loads((final / "task.json").read_text())["status"] == "done"
+    assert not (final / "lattice").exists()
+    (aside,) = final.glob("lattice.superseded-*")
+    assert (aside / "snapshots.npz").read_bytes() == b"old settings"
+    for bad, msg in (("emd_T999K", "no such task"), ("nemd_T40K_L8", "only EMD tasks")):
+        with pytest.raises(InputError, match=msg):
+            run_campaign(spec, executor=recording, quiet=True, tick_s=0, reanalyse=[bad])

@@ -213,6 +213,18 @@ def test_a_diffusing_run_is_refused(tmp_path):
         snapshots_from_run(run, n_snapshots=5)
 
 
+def test_window_limits_snapshots_and_refuses_too_few_frames(tmp_path):
+    """skip_ps/window_ps: frames, diffusion check and reference come from that stretch only."""
+    from mdargy.lattice.snapshots import snapshots_from_run
+
+    run = _emd(tmp_path / "ar", 1.0)  # 10 ps, a frame every 0.25 ps
+    snaps = snapshots_from_run(run, n_snapshots=6, skip_ps=2.0, window_ps=5.0)
+    assert snaps.frames.min() == 8 and snaps.frames.max() == 28  # 2.0 ps .. 7.0 ps
+    assert snaps.diffusion is not None and snaps.diffusion.time_ps == pytest.approx(5.0)
+    with pytest.raises(InputError, match=r"window_ps = 1 leave 5 of 41 frames"):
+        snapshots_from_run(run, n_snapshots=6, skip_ps=2.0, window_ps=1.0)
+
+
 def test_diffusion_check_on_arrays():
     from mdargy.lattice.snapshots import diffusion_check
 

@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from mdargy.campaign import adapters
 from mdargy.campaign.execute import run_task
@@ -156,6 +156,7 @@ def run_campaign(
     quiet: bool = False,
     tick_s: float = 60.0,
     poll_s: float = 0.02,
+    reanalyse: Sequence[str] = (),
 ) -> RunSummary:
     """Run (or resume) a campaign. Collective over ``comm``.
 
@@ -175,6 +176,9 @@ def run_campaign(
         Hand out no new task after this many seconds (for batch jobs).
     quiet : bool
         Print nothing but errors.
+    reanalyse : sequence of str
+        Finished EMD tasks whose analyses (MSD, DOS, Green–Kubo, lattice, ionic) are redone with
+        the file's current analysis settings, on their finished MD (:meth:`CampaignStore.reopen`).
 
     Returns
     -------
@@ -213,6 +217,15 @@ def run_campaign(
         store.acquire_lock(stale_s=4 * HEARTBEAT_S)
         try:
             store.prepare(text, spec.raw_sha256)
+            for tid in reanalyse:
+                if tid not in by_id:
+                    raise InputError(f"--reanalyse {tid}: no such task in this campaign "
+                                     f"(tasks: {', '.join(sorted(by_id))})", spec.path)
+                if by_id[tid].kind != "emd":
+                    raise InputError(f"--reanalyse {tid}: only EMD tasks have analyses to redo",
+                                     spec.path)
+                store.scan(tasks)  # finishes interrupted renames before anything moves
+                store.reopen(tid)
             statuses = store.scan(tasks)
         except BaseException:
             store.release_lock()

@@ -221,6 +221,9 @@ LATTICE_FIELDS = {
     "n_snapshots": Field("int", default=50, check=_positive,
                          doc="MD frames whose LAMMPS forces are fitted (the paper used 50)"),
     "skip_ps": Field("float", default=0.0, check=_nonneg, doc="production time skipped"),
+    "window_ps": Field("float", default=0.0, check=_nonneg,
+                       doc="production time after skip_ps used for snapshots, the diffusion "
+                       "check and the averaged reference (0: to the end)"),
     "cutoffs_A": Field("list[float]", default=None,
                        check=lambda v: None if 1 <= len(v) <= 3 and all(x > 0 for x in v) else
                        "must be 1-3 positive cutoffs (pairs, triplets, quadruplets) in Å",
@@ -244,6 +247,7 @@ class LatticeSpec:
     temperatures_K: tuple[float, ...]
     n_snapshots: int
     skip_ps: float
+    window_ps: float
     cutoffs_A: tuple[float, ...] | None
     max_order: int
     mesh: tuple[int, int, int]

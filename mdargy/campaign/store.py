@@ -97,6 +97,34 @@ class CampaignStore:
         rec = _read_json(self.final_path(task_id) / "task.json")
         return rec if rec and rec.get("status") == "done" else None
 
+    def reopen(self, task_id: str, stage_dirs: Iterable[str] = ("lattice",)) -> Path:
+        """Move a finished task back to ``work/`` so that its analyses run again (rank 0).
+
+        The task's MD is finished, so the executor finds it done and only redoes the analyses,
+        with the campaign file's current analysis settings. Stage folders of analyses that reuse
+        their files (``lattice/``) are moved aside to ``<name>.superseded-<time>/``, so that new
+        settings refit from the start; nothing is deleted. Returns the work directory.
+        """
+        final, work = self.final_path(task_id), self.work_path(task_id)
+        if self.task_record(task_id) is None:
+            raise InputError(f"task {task_id} has not finished: there is nothing to re-analyse "
+                             "(run the campaign to finish it)", final)
+        if work.exists():
+            raise MdargyError(f"cannot re-analyse {task_id}: {work} exists as well as {final}; "
+                              "move one of them away")
+        stamp = int(time.time())
+        for name in stage_dirs:
+            if (final / name).exists():
+                os.replace(final / name, final / f"{name}.superseded-{stamp}")
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        # rename first: killed before the record is rewritten, scan() finds a "done" record in
+        # work/ and renames it back (the task stays done)
+        os.replace(final, work)
+        rec = _read_json(work / "task.json") or {}
+        rec.update(status="reopened", reopened_utc=utc_now())
+        atomic_write_json(work / "task.json", rec)
+        return work
+
     # ---------------------------------------------------------------- set-up
     def prepare(self, spec_text: str, spec_sha256: str) -> None:
         """Create the directories and keep a copy of the campaign file (rank 0)."""

@@ -55,6 +55,10 @@ def add_parser(sub):
                    "ranks form N/K groups that take tasks from a queue, longest first (default 1)")
     q.add_argument("--no-retry-failed", action="store_true",
                    help="leave tasks that failed in an earlier run as failed")
+    q.add_argument("--reanalyse", nargs="+", default=(), metavar="TASK",
+                   help="finished EMD tasks whose analyses (MSD, DOS, Green-Kubo, lattice, ionic) "
+                   "are redone with the file's current analysis settings on their finished MD "
+                   "(the lattice stage files are moved aside, never deleted)")
     q.add_argument("--stop-after", type=float, default=None, metavar="SECONDS",
                    help="start no new task after this many seconds (batch wall-time limits)")
     q.add_argument("--quiet", "-q", action="store_true", help="print only errors")
@@ -125,6 +129,7 @@ def _check_styles(spec, tasks) -> None:
 def run_run(args) -> int:
     summary = run_campaign(args.file, ranks_per_task=args.ranks_per_task, output=args.output,
                            retry_failed=not args.no_retry_failed, stop_after_s=args.stop_after,
+                           reanalyse=tuple(args.reanalyse),
                            quiet=args.quiet)
     if summary.failed and _root():
         for tid, err in summary.failed.items():

@@ -42,6 +42,9 @@ def _fit_arguments(p):
                    help="frames taken evenly from the production (default 50)")
     p.add_argument("--skip-ps", type=float, default=0.0, metavar="PS",
                    help="production time skipped before the first snapshot, ps")
+    p.add_argument("--window-ps", type=float, default=0.0, metavar="PS",
+                   help="use only this much production after --skip-ps for the snapshots, the "
+                   "diffusion check and the averaged reference, ps (default 0: to the end)")
     p.add_argument("--cutoffs", type=float, nargs="+", metavar="A",
                    help="cutoffs in Å for orders 2, 3 (, 4); default 7.5 6.0 3.5 clipped to "
                    "half the supercell's smallest width")
@@ -168,7 +171,7 @@ def run_fit(args) -> int:
     say(f"snapshots: {args.snapshots} frames of {args.run_dir}, forces in LAMMPS")
     snaps = snapshots_from_run(
         args.run_dir, args.snapshots, args.skip_ps, _potential(args), args.structure,
-        not args.no_diffusion_check, reference=args.reference,
+        not args.no_diffusion_check, reference=args.reference, window_ps=args.window_ps,
         progress=lambda i, m: say(f"  forces {i}/{m}") if (i == m or i % 10 == 0) else None)
     if snaps.diffusion is not None:
         say(snaps.diffusion.message)
@@ -300,7 +303,7 @@ def run_all(args) -> int:
         args.run_dir, args.output, args.snapshots, args.skip_ps, args.cutoffs, args.max_order,
         args.cv_splits, _mesh(args.mesh), _mesh(args.coarse_mesh), args.dos_mesh,
         args.classical, _potential(args), args.structure, not args.no_diffusion_check,
-        reference=args.reference, progress=_say(args))
+        reference=args.reference, progress=_say(args), window_ps=args.window_ps)
     out = Path(args.output)
 
     ph = PhononResult.from_json(out / "phonons.json")

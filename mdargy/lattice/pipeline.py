@@ -73,7 +73,7 @@ def lattice_from_run(run_dir, output_dir, n_snapshots: int = 50, skip_ps: float 
                      potential=None, structure=None, check_diffusion: bool = True,
                      phonons: bool = True, wigner: bool = True, reference: str = "average",
                      comm=None,
-                     progress=None) -> LatticeResult:
+                     progress=None, *, window_ps: float = 0.0) -> LatticeResult:
     """Snapshots -> hiPhive fit -> phonopy phonons -> phono3py Wigner kappa for one EMD run.
 
     Parameters
@@ -83,7 +83,8 @@ def lattice_from_run(run_dir, output_dir, n_snapshots: int = 50, skip_ps: float 
         structure, replication and potential are used unless overridden.
     output_dir : path
         Where the stage files go (created); existing stage files are reused.
-    n_snapshots, skip_ps, reference : see :func:`mdargy.lattice.snapshots.snapshots_from_run`.
+    n_snapshots, skip_ps, window_ps, reference : see
+        :func:`mdargy.lattice.snapshots.snapshots_from_run`.
     cutoffs_A, max_order, cv_splits : see :func:`mdargy.lattice.fcfit.fit_force_constants`.
     mesh, coarse_mesh, classical : see :func:`mdargy.lattice.wigner.wigner_conductivity`; kappa
         is computed at the run's temperature.
@@ -120,7 +121,7 @@ def lattice_from_run(run_dir, output_dir, n_snapshots: int = 50, skip_ps: float 
         say(f"snapshots: {n_snapshots} frames of {run_dir}, forces in LAMMPS")
         snaps = snapshots_from_run(
             run_dir, n_snapshots, skip_ps, potential, structure, check_diffusion,
-            reference=reference, comm=comm,
+            window_ps=window_ps, reference=reference, comm=comm,
             progress=lambda i, m: say(f"  forces {i}/{m}") if (i == m or i % 10 == 0) else None)
         snaps.save(snap_path)
         wall["snapshots"] = time.perf_counter() - t0

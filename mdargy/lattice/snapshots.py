@@ -510,50 +510,67 @@ def snapshots_from_run(run_dir, n_snapshots: int = 50, skip_ps: float = 0.0,
                        potential=None, structure=None, check_diffusion: bool = True,
                        growth_limit_A2: float = MSD_GROWTH_LIMIT_A2,
                        max_displacement_A: float = MAX_DISPLACEMENT_A,
-                       reference: str = "average", comm=None, progress=None) -> SnapshotSet:
+                       reference: str = "average", comm=None, progress=None, *,
+                       window_ps: float = 0.0) -> SnapshotSet:
     """``n_snapshots`` frames of an EMD run with forces recomputed in LAMMPS by the run's potential.
 
-    Frames are spread evenly over the production (after ``skip_ps``). The reference is the run's
+    Frames are spread evenly over the production after ``skip_ps``, over the next
+    ``window_ps`` only when that is positive (0: to the end). The diffusion check and the
+    time-averaged reference use the same stretch of the run: a long run of a crystal whose mobile
+    ions wander further over hundreds of ps can still be fitted on a window in which they stay on
+    their sites, as the short ab initio runs of TDEP studies are. The reference is the run's
     structure file scaled to the mean production box (``reference="structure"``), by default
     moved to the symmetrised time-averaged positions of the run (``"average"``,
     :func:`symmetrized_average_reference`). See :func:`build_snapshots`.
     """
     r = read_run(run_dir, potential, structure)
     traj = r["trajectory"]
-    boxes = np.asarray(traj.boxes_A)
+    dt = traj.dt_ps
+    if (skip_ps or window_ps) and dt is None:
+        raise InputError("skip_ps / window_ps need the time between frames", run_dir)
+    if skip_ps < 0 or window_ps < 0:
+        raise InputError(f"skip_ps and window_ps must be >= 0, got {skip_ps} and {window_ps}",
+                         run_dir)
+    first = int(round(skip_ps / dt)) if skip_ps else 0
+    end = min(traj.n_frames, first + int(round(window_ps / dt)) + 1) if window_ps else traj.n_frames
+    if end - first < max(8, n_snapshots):
+        raise InputError(f"skip_ps = {skip_ps:g} and window_ps = {window_ps:g} leave "
+                         f"{max(0, end - first)} of {traj.n_frames} frames (every {dt} ps), fewer "
+                         f"than the {max(8, n_snapshots)} needed", run_dir)
+    positions = np.asarray(traj.positions[first:end])
+    boxes = np.asarray(traj.boxes_A)[first:end]
     if np.ptp(boxes, axis=0).max() > 1e-6:
         raise InputError("the production box changes (NPT): use an NVT/NVE production for "
                          "force constants at one volume", run_dir)
     ref = make_reference(r["unitcell"], r["reps"], boxes.mean(axis=0))
-    dt = traj.dt_ps
     moved = 0.0
     diff = None
     if check_diffusion:  # before anything is mapped: hopping atoms have no site
         if dt is None:
             raise InputError("the diffusion check needs the time between frames", run_dir)
-        diff = diffusion_check(traj.positions, traj.elements, dt, growth_limit_A2,
+        diff = diffusion_check(positions, traj.elements, dt, growth_limit_A2,
                                max_displacement_A)
         if not diff.ok:
             raise InputError(diff.message, run_dir)
     if reference == "average":
-        ref, moved = symmetrized_average_reference(ref, traj.positions.mean(axis=0),
+        ref, moved = symmetrized_average_reference(ref, positions.mean(axis=0),
                                                    boxes.mean(axis=0), traj.elements,
                                                    max_displacement_A=max_displacement_A)
     elif reference != "structure":
         raise InputError(f"reference must be 'average' or 'structure', got {reference!r}")
-    skip = int(round(skip_ps / dt)) if (skip_ps and dt) else 0
-    frames = select_frames(traj.n_frames, n_snapshots, skip)
+    frames = select_frames(len(positions), n_snapshots)
     import ase
 
-    atoms = ase.Atoms(symbols=list(traj.elements), positions=traj.positions[0], cell=boxes[0],
+    atoms = ase.Atoms(symbols=list(traj.elements), positions=positions[0], cell=boxes[0],
                       pbc=True)
     with LammpsForces(r["potential"], atoms, comm=comm) as ff:
         snaps = build_snapshots(
-            traj.positions, traj.elements, boxes, ref, ff.forces, frames, dt,
+            positions, traj.elements, boxes, ref, ff.forces, frames, dt,
             r["temperature_K"], False, growth_limit_A2, max_displacement_A,
             source=str(run_dir), progress=progress,
             info=provenance(run_dir=str(run_dir), potential=r["potential"].to_dict(),
                             structure=r["structure"], reps=r["reps"], n_snapshots=n_snapshots,
-                            skip_ps=skip_ps, reference=reference,
+                            skip_ps=skip_ps, window_ps=window_ps, reference=reference,
                             reference_shift_A=moved)["inputs"])
-    return dataclasses.replace(snaps, diffusion=diff)
+    # frame indices in the whole trajectory
+    return dataclasses.replace(snaps, diffusion=diff, frames=np.asarray(frames) + first)
