@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
-from mdargy.cli import is_root
+from mdargy.cli.common import is_root
 from mdargy.drivers.config import EMDConfig
 from mdargy.drivers.deck import INPUT_NAME, deck_folder, write_deck
 from mdargy.drivers.emd import emd_input, run_emd

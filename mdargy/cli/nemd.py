@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from mdargy.cli import is_root
+from mdargy.cli.common import is_root
 from mdargy.cli.emd import add_common_arguments, collect_overrides, load_config, write_dry_run
 from mdargy.drivers.config import NEMDConfig
 from mdargy.drivers.nemd import nemd_input, run_nemd
