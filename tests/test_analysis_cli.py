@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from mdargy.analysis.diffusion import K_B_EV_K
+from mdargy.constants import K_B_EV_K
 from mdargy.cli import main
 
 

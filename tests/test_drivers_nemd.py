@@ -11,14 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _runs import EXAMPLES, MPIRUN
+from _runs import PYTHON as PY
 from mdargy.drivers.config import NEMDConfig
 from mdargy.errors import AlreadyDoneError, InputError
 from mdargy.potentials.spec import lj_argon
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "inputs" / "examples"
-PY = str(ROOT / ".venv" / "bin" / "python")
-MPIRUN = str(ROOT / ".venv" / "bin" / "mpirun")
 
 
 def bar(out, **kw):

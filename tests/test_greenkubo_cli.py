@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _runs import EXAMPLES
+from _runs import PYTHON as PY
 from mdargy.drivers.config import EMDConfig
 from mdargy.potentials.spec import PotentialSpec, lj_argon
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "inputs" / "examples"
-PY = str(ROOT / ".venv" / "bin" / "python")
 
 
 def gk(*args):
