@@ -1,9 +1,10 @@
 """NetCDF trajectories in the AMBER convention: the trajectory format of mdargy's EMD runs.
 
 The file is NetCDF-3 with 64-bit offsets (``CDF-2``) and follows the AMBER trajectory
-convention 1.0 (ambermd.org/netcdf/nctraj.xhtml), as LAMMPS's ``dump netcdf`` does, so it opens
-in MDAnalysis (``NCDFReader``), ASE (``ase.io.read(..., format="netcdftrajectory")``, which needs
-the ``netCDF4`` package), VMD, OVITO and cpptraj as well as here.
+convention 1.0 (ambermd.org/netcdf/nctraj.xhtml), as LAMMPS's ``dump netcdf`` does. The tests
+open it with MDAnalysis (``NCDFReader``), ASE (``ase.io.read(..., format="netcdftrajectory")``,
+which needs the ``netCDF4`` package), scipy and the NetCDF C library; VMD, OVITO and cpptraj
+read the same convention (not tested here).
 
 Contents written by :class:`NetCDFTrajectoryWriter`
 ----------------------------------------------------
