@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+from mdargy.cli.common import is_root
 from mdargy.structures import builders
 from mdargy.structures.cu7ps6 import LITERATURE
 from mdargy.structures.load import read_structure
@@ -62,8 +63,6 @@ def add_parser(sub):
 
 def _root() -> bool:
     try:
-        from mdargy.cli.common import is_root
-
         return is_root()
     except Exception:  # pragma: no cover
         return True
