@@ -22,6 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from mdargy.analysis.msd import compute_msd
+from mdargy.constants import A2_PS_TO_CM2_S
 from mdargy.errors import InputError
 from mdargy.io.atomic import atomic_write_bytes
 from mdargy.io.runmeta import run_trajectory
@@ -263,7 +264,8 @@ def diffusion_check(positions, elements, dt_ps: float,
         idx = np.flatnonzero(els == el)
         dmax = float(np.linalg.norm(x[:, idx] - mean[idx], axis=-1).max())
         slope = (m[h] - m[q]) / ((h - q) * dt_ps)  # Å²/ps
-        rows.append((el, float(m[q]), float(m[h]), float(m[h] - m[q]), slope / 6 * 1e-4, dmax))
+        rows.append((el, float(m[q]), float(m[h]), float(m[h] - m[q]),
+                     slope / 6 * A2_PS_TO_CM2_S, dmax))
     bad = [r for r in rows if r[3] > growth_limit_A2 or r[5] > displacement_limit_A]
     if bad:
         msg = "; ".join(
