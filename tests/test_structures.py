@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-spglib = pytest.importorskip("spglib")
+import spglib  # noqa: F401  (a runtime dependency: the space group of structure info)
 
-from mdargy.errors import InputError  # noqa: E402
-from mdargy.structures import builders  # noqa: E402
-from mdargy.structures import cu7ps6 as c  # noqa: E402
+from mdargy.errors import InputError
+from mdargy.structures import builders
+from mdargy.structures import cu7ps6 as c
+from mdargy.structures.geometry import min_pair_distances
 
 STRUCTURES = Path(__file__).resolve().parent.parent / "inputs" / "structures"
 
@@ -333,3 +334,19 @@ def test_pipeline_dry_run_with_standin_labeler(tmp_path):
     report = json.loads((rep / "report.json").read_text())
     assert report["errors"]["holdout"]["n_configurations"] == 1
     assert (rep / "parity.png").stat().st_size > 1000
+
+
+def test_min_pair_distances_of_rocksalt_against_the_lattice_constant():
+    """NaCl (a = 5.64 Å): Na-Cl a/2, like pairs a/√2, in any cell shape (primitive cell too);
+    one function for the checks, the report and the Cu7PS6 module."""
+    from ase.build import bulk
+
+    a = 5.64
+    for atoms in (bulk("NaCl", "rocksalt", a=a, cubic=True), bulk("NaCl", "rocksalt", a=a)):
+        d = min_pair_distances(atoms)
+        assert set(d) == {"Cl-Cl", "Cl-Na", "Na-Na"}
+        assert d["Cl-Na"] == pytest.approx(a / 2, rel=1e-12)
+        assert d["Na-Na"] == pytest.approx(a / np.sqrt(2), rel=1e-12)
+        assert d["Cl-Cl"] == pytest.approx(a / np.sqrt(2), rel=1e-12)
+    assert min_pair_distances(bulk("NaCl", "rocksalt", a=a), cutoff=3.0)["Na-Na"] == np.inf
+    assert c.min_distances is builders.min_pair_distances is min_pair_distances
