@@ -68,5 +68,5 @@ def test_bars_at_the_npt_volume(tmp_path):
 
 
 def test_npt_too_short_is_refused(tmp_path):
-    with pytest.raises(InputError, match="fewer than 100 time steps"):
+    with pytest.raises(InputError, match="npt_ps = 0.2 is shorter than 100 time steps"):
         parse_campaign(NPT_LJ.replace("NPT", "0.2"), tmp_path / "c.toml")

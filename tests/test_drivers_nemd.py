@@ -123,7 +123,7 @@ def test_stage_intervals(tmp_path, dt_fs, sample_every, group_every):
     about every 10 fs on a divisor of sample_every, and guards LJ every 10 steps."""
     from mdargy.drivers.nemd import bath_group_every, nemd_input
 
-    c = bar(tmp_path, timestep_fs=dt_fs, sample_every=sample_every)
+    c = bar(tmp_path, timestep_fs=dt_fs, sample_every_fs=sample_every * dt_fs)
     assert bath_group_every(c) == group_every and c.block_steps % group_every == 0
     text = nemd_input(c, type_elements=["Ar"])
     assert f"group hot dynamic all region rhot every {group_every}\n" in text
@@ -131,8 +131,8 @@ def test_stage_intervals(tmp_path, dt_fs, sample_every, group_every):
     assert (f"fix prof all ave/chunk {sample_every} {c.block_steps // sample_every} "
             f"{c.block_steps} slabs temp") in text
     assert "fix mdargy_guard all halt 10 " in text
-    mp = nemd_input(bar(tmp_path, timestep_fs=dt_fs, sample_every=sample_every,
-                        method="muller-plathe"), type_elements=["Ar"])
+    mp = nemd_input(bar(tmp_path, timestep_fs=dt_fs, sample_every_fs=sample_every * dt_fs,
+                        swap_every_fs=20 * dt_fs, method="muller-plathe"), type_elements=["Ar"])
     assert "\ngroup " not in mp and "fix mp all thermal/conductivity 20 x 12 swap 1" in mp
 
 
