@@ -310,9 +310,10 @@ dump_every_fs = 500.0
 def test_runner_eta_with_controlled_step_rate(tmp_path, monkeypatch):
     """``run_campaign`` with an executor that steps the task's configured number of steps at a
     known wall-clock rate, writing the driver's progress file where the driver writes it: every
-    ETA printed at the ticks is within tolerance of the true end (real sleeps on a shared
-    machine: 0.5 s or 20 %), and the time after the MD of each finished task is measured from
-    its moved folder. 3 tasks x 1.5 s, one group."""
+    ETA printed at the ticks is within tolerance of the true end (real sleeps on a shared,
+    loaded machine, where a process can wait its turn for a fraction of a second: 1 s or 20 %),
+    and the time after the MD of each finished task is measured from its moved folder. 3 tasks
+    x 2 s, one group."""
     from mdargy.campaign import adapters
     from mdargy.campaign.runner import run_campaign
     from mdargy.campaign.schema import parse_campaign
@@ -332,7 +333,7 @@ def test_runner_eta_with_controlled_step_rate(tmp_path, monkeypatch):
             return super()._line()
 
     monkeypatch.setattr("mdargy.campaign.runner.Progress", Recording)
-    task_s = 1.5
+    task_s = 2.0
     ends = []
 
     def executor(spec, task, workdir, comm):
@@ -358,9 +359,9 @@ def test_runner_eta_with_controlled_step_rate(tmp_path, monkeypatch):
                and all(not (s <= t < s + 0.4) for s in starts)]
     assert len(checked) >= 5, [(round(t - t_begin, 2), e.text()) for t, e in seen]
     bad = [(round(t - t_begin, 2), e.text(), round(end - t, 2)) for t, e in checked
-           if abs(e.eta_s - (end - t)) > max(0.5, 0.2 * (end - t))]
+           if abs(e.eta_s - (end - t)) > max(1.0, 0.2 * (end - t))]
     assert not bad, bad
     # the steps of every task were seen, and what followed its MD was measured (~0 s here)
     (prog,) = instances
     assert sorted(prog.post_s) == sorted(summary.done_now)
-    assert all(0 <= v < 0.5 for v in prog.post_s.values()), prog.post_s
+    assert all(0 <= v < 1.0 for v in prog.post_s.values()), prog.post_s
