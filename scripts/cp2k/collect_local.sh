@@ -13,7 +13,7 @@ C="$PY $ROOT/scripts/cu7ps6/compare_labels.py"
 $L collect "$FRAMES" "$OUT/pbesol_400Ry" "$RES/pbesol_400Ry_56.extxyz.gz"
 [ -d "$OUT/sevennet" ] && $L collect "$FRAMES" "$OUT/sevennet" "$RES/sevennet_56.extxyz.gz"
 cut=()
-for c in 300 400 500; do
+for c in 300 400 500 700; do  # the highest labelled cutoff is the reference (last)
     d=$OUT/pbesol_${c}Ry
     if [ -d "$d/labels" ] && [ -n "$(ls "$d/labels")" ]; then
         if [ "$c" != 400 ]; then

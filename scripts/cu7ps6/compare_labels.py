@@ -13,8 +13,8 @@ collected extxyz[.gz]), evaluate the MTP in LAMMPS and read the other label sets
 * forces: RMSE per Cartesian component for Cu, P, S and all atoms, and the RMS of the DFT forces;
 * stress: RMSE per Voigt component (GPa) and the mean pressure difference (model − DFT).
 
-``cutoff``: the same frame labelled at several cutoffs (``--labels 300=DIR ...``): differences
-from the highest cutoff.
+``cutoff``: the same frame labelled with several grid settings (``--labels 400=DIR ...``):
+differences from the last one given, and the net force (an egg-box indicator).
 
 Writes JSON (``--json``) and prints a markdown table.
 
@@ -145,40 +145,58 @@ def cmd_models(a) -> int:
 
 
 def cmd_cutoff(a) -> int:
+    """Differences of each setting's label of a frame from the reference (the last given).
+
+    Besides energy, force and stress differences it reports |sum of forces|: zero for exact
+    forces, so its size shows the grid (egg-box) error of GPW."""
     sets = {}
     for spec in a.labels:
         name, src = spec.split("=", 1)
-        sets[float(name)] = load_set(src)
-    cuts = sorted(sets)
-    top = sets[cuts[-1]]
+        sets[name] = load_set(src)
+    names = list(sets)
+    ref_name = names[-1]
+    top = sets[ref_name]
     rows = []
-    for c in cuts:
-        for fid, at in sets[c].items():
+    for name in names:
+        for fid, at in sets[name].items():
             if fid not in top:
                 continue
             e0, f0, s0 = efs(top[fid])
             e1, f1, s1 = efs(at)
+            sym = np.array(at.get_chemical_symbols())
             meta = json.loads(at.info["label_meta"])
-            rows.append({"cutoff_Ry": c, "frame_id": fid, "n_atoms": len(at),
+            st = json.loads(at.info["labeler_settings"])
+            rows.append({"setting": name, "cutoff_Ry": st.get("cutoff_Ry"),
+                         "rel_cutoff_Ry": st.get("rel_cutoff_Ry"), "frame_id": fid,
+                         "n_atoms": len(at),
                          "dE_meV_atom": (e1 - e0) / len(at) * 1e3,
                          "dF_rms_eV_A": float(np.sqrt(np.mean((f1 - f0) ** 2))),
+                         **{f"dF_rms_eV_A_{el}": float(np.sqrt(np.mean((f1 - f0)[sym == el] ** 2)))
+                            for el in ("Cu", "P", "S") if np.any(sym == el)},
                          "dF_max_eV_A": float(np.abs(f1 - f0).max()),
+                         "net_force_eV_A": float(np.linalg.norm(f1.sum(axis=0))),
                          "dstress_max_GPa": float(np.abs(s1 - s0).max() * GPA),
                          "dP_GPa": float(-(np.sum(s1[:3]) - np.sum(s0[:3])) / 3 * GPA),
                          "F_rms_eV_A": float(np.sqrt(np.mean(f1 ** 2))),
                          "P_GPa": float(-np.sum(s1[:3]) / 3 * GPA),
                          "wall_min": meta.get("wall_s", float("nan")) / 60,
+                         "cpu_min": (meta["cpu_s"] / 60 if meta.get("cpu_s") is not None
+                                     else None),
                          "scf_steps": meta.get("scf_steps")})
     if a.json:
-        atomic_write_json(a.json, {"reference_cutoff_Ry": cuts[-1], "rows": rows})
-    print(f"differences from {cuts[-1]:.0f} Ry\n"
-          "| cutoff (Ry) | frame | ΔE (meV/atom) | ΔF RMS (eV/Å) | ΔF max (eV/Å) | "
-          "Δσ max (GPa) | ΔP (GPa) | P (GPa) | wall (min) | SCF steps |\n"
+        atomic_write_json(a.json, {"reference": ref_name, "rows": rows})
+    print(f"differences from {ref_name}\n"
+          "| cutoff / rel_cutoff (Ry) | frame | ΔE (meV/atom) "
+          "| ΔF RMS all / Cu / P / S (eV/Å) | ΔF max (eV/Å) | abs(ΣF) (eV/Å) | Δσ max (GPa) "
+          "| ΔP (GPa) | P (GPa) | SCF steps |\n"
           "|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['cutoff_Ry']:.0f} | {r['frame_id']} | {r['dE_meV_atom']:+.2f} | "
-              f"{r['dF_rms_eV_A']:.4f} | {r['dF_max_eV_A']:.4f} | {r['dstress_max_GPa']:.3f} | "
-              f"{r['dP_GPa']:+.3f} | {r['P_GPa']:+.3f} | {r['wall_min']:.1f} | {r['scf_steps']} |")
+        dfs = " / ".join(f"{r.get('dF_rms_eV_A' + k, float('nan')):.4f}"
+                         for k in ("", "_Cu", "_P", "_S"))
+        print(f"| {r['cutoff_Ry']:.0f} / {r['rel_cutoff_Ry']:.0f} | {r['frame_id']} | "
+              f"{r['dE_meV_atom']:+.3f} | {dfs} | {r['dF_max_eV_A']:.3f} | "
+              f"{r['net_force_eV_A']:.3f} | {r['dstress_max_GPa']:.3f} | {r['dP_GPa']:+.3f} | "
+              f"{r['P_GPa']:+.3f} | {r['scf_steps']} |")
     return 0
 
 
@@ -192,7 +210,8 @@ def main(argv=None) -> int:
     p.add_argument("--json", type=Path, default=None)
     p.set_defaults(fn=cmd_models)
     p = sub.add_parser("cutoff", help="cutoff convergence of one frame")
-    p.add_argument("--labels", action="append", required=True, help="CUTOFF_RY=DIR_OR_FILE")
+    p.add_argument("--labels", action="append", required=True,
+                   help="NAME=DIR_OR_FILE, one per setting; the last is the reference")
     p.add_argument("--json", type=Path, default=None)
     p.set_defaults(fn=cmd_cutoff)
     a = ap.parse_args(argv)
