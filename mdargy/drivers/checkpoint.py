@@ -47,7 +47,6 @@ uninterrupted one.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import os
@@ -620,34 +619,6 @@ def gather_frame(lmp, comm):
     xu = np.concatenate([p[1] for p in parts])[order]
     v = np.concatenate([p[2] for p in parts])[order]
     return xu, v, box
-
-
-def lammps_dump_frame(step: int, box: np.ndarray, types: np.ndarray, xu: np.ndarray,
-                      v: np.ndarray, origin=(0.0, 0.0, 0.0)) -> bytes:
-    """One frame in LAMMPS ``dump custom`` text format (``id type xu yu zu vx vy vz``).
-
-    ``box`` holds the cell vectors as rows and ``origin`` is LAMMPS's ``(xlo, ylo, zlo)``.
-    """
-    lx, ly, lz = box[0, 0], box[1, 1], box[2, 2]
-    xy, xz, yz = box[1, 0], box[2, 0], box[2, 1]
-    x0, y0, z0 = (float(o) for o in origin)
-    n = xu.shape[0]
-    if xy == 0 and xz == 0 and yz == 0:
-        bounds = (f"ITEM: BOX BOUNDS pp pp pp\n{x0:.16g} {x0 + lx:.16g}\n{y0:.16g} {y0 + ly:.16g}\n"
-                  f"{z0:.16g} {z0 + lz:.16g}\n")
-    else:  # LAMMPS bounding-box convention for triclinic cells
-        xlo_b = x0 + min(0.0, xy, xz, xy + xz)
-        xhi_b = x0 + lx + max(0.0, xy, xz, xy + xz)
-        ylo_b = y0 + min(0.0, yz)
-        yhi_b = y0 + ly + max(0.0, yz)
-        bounds = (f"ITEM: BOX BOUNDS xy xz yz pp pp pp\n{xlo_b:.16g} {xhi_b:.16g} {xy:.16g}\n"
-                  f"{ylo_b:.16g} {yhi_b:.16g} {xz:.16g}\n{z0:.16g} {z0 + lz:.16g} {yz:.16g}\n")
-    head = (f"ITEM: TIMESTEP\n{int(step)}\nITEM: NUMBER OF ATOMS\n{n}\n{bounds}"
-            "ITEM: ATOMS id type xu yu zu vx vy vz\n")
-    buf = io.StringIO()
-    table = np.column_stack([np.arange(1, n + 1), types, xu, v])
-    np.savetxt(buf, table, fmt=["%d", "%d"] + ["%.10g"] * 6)
-    return (head + buf.getvalue()).encode("ascii")
 
 
 def refuse_if_done(rundir: RunDirectory) -> None:
