@@ -223,6 +223,11 @@ def test_window_limits_snapshots_and_refuses_too_few_frames(tmp_path):
     assert snaps.diffusion is not None and snaps.diffusion.time_ps == pytest.approx(5.0)
     with pytest.raises(InputError, match=r"window_ps = 1 leave 5 of 41 frames"):
         snapshots_from_run(run, n_snapshots=6, skip_ps=2.0, window_ps=1.0)
+    # the mapping tolerance reaches the pipeline: thermal motion at 1 K exceeds 0.001 Å
+    from mdargy.lattice.pipeline import lattice_from_run
+    with pytest.raises(InputError, match=r"limit 0.001 Å"):
+        lattice_from_run(run, tmp_path / "fc", n_snapshots=6, window_ps=5.0,
+                         max_displacement_A=0.001)
 
 
 def test_diffusion_check_on_arrays():

@@ -206,7 +206,8 @@ def _analyse_lattice(la, task, workdir: Path, res, warnings: list) -> dict:
     if la.cutoffs_A is not None:
         cutoffs = {order: c for order, c in zip((2, 3, 4), la.cutoffs_A)}
     lat = lattice_from_run(res.output_dir, workdir / "lattice", n_snapshots=la.n_snapshots,
-                           skip_ps=la.skip_ps, window_ps=la.window_ps, cutoffs_A=cutoffs, max_order=la.max_order,
+                           skip_ps=la.skip_ps, window_ps=la.window_ps,
+                           max_displacement_A=la.max_displacement_A, cutoffs_A=cutoffs, max_order=la.max_order,
                            mesh=la.mesh, coarse_mesh=la.coarse_mesh, classical=la.classical,
                            comm=self_comm())
     lat.to_json(workdir / "lattice.json")

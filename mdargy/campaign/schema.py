@@ -224,6 +224,9 @@ LATTICE_FIELDS = {
     "window_ps": Field("float", default=0.0, check=_nonneg,
                        doc="production time after skip_ps used for snapshots, the diffusion "
                        "check and the averaged reference (0: to the end)"),
+    "max_displacement_A": Field("float", default=1.5, check=_positive,
+                                doc="how far an atom may sit from its reference site (and move "
+                                "from its mean position) before the run is refused, Å"),
     "cutoffs_A": Field("list[float]", default=None,
                        check=lambda v: None if 1 <= len(v) <= 3 and all(x > 0 for x in v) else
                        "must be 1-3 positive cutoffs (pairs, triplets, quadruplets) in Å",
@@ -248,6 +251,7 @@ class LatticeSpec:
     n_snapshots: int
     skip_ps: float
     window_ps: float
+    max_displacement_A: float
     cutoffs_A: tuple[float, ...] | None
     max_order: int
     mesh: tuple[int, int, int]

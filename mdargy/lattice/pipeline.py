@@ -24,7 +24,7 @@ import numpy as np
 from mdargy.errors import InputError
 from mdargy.lattice.fcfit import FCFitResult, fit_force_constants
 from mdargy.lattice.phonons import PhononResult, compute_phonons, read_fc2
-from mdargy.lattice.snapshots import SnapshotSet, snapshots_from_run
+from mdargy.lattice.snapshots import MAX_DISPLACEMENT_A, SnapshotSet, snapshots_from_run
 from mdargy.lattice.wigner import WignerResult, read_fc3, wigner_conductivity
 from mdargy.results import Result, provenance
 
@@ -73,7 +73,8 @@ def lattice_from_run(run_dir, output_dir, n_snapshots: int = 50, skip_ps: float 
                      potential=None, structure=None, check_diffusion: bool = True,
                      phonons: bool = True, wigner: bool = True, reference: str = "average",
                      comm=None,
-                     progress=None, *, window_ps: float = 0.0) -> LatticeResult:
+                     progress=None, *, window_ps: float = 0.0,
+                     max_displacement_A: float = MAX_DISPLACEMENT_A) -> LatticeResult:
     """Snapshots -> hiPhive fit -> phonopy phonons -> phono3py Wigner kappa for one EMD run.
 
     Parameters
@@ -83,8 +84,10 @@ def lattice_from_run(run_dir, output_dir, n_snapshots: int = 50, skip_ps: float 
         structure, replication and potential are used unless overridden.
     output_dir : path
         Where the stage files go (created); existing stage files are reused.
-    n_snapshots, skip_ps, window_ps, reference : see
-        :func:`mdargy.lattice.snapshots.snapshots_from_run`.
+    n_snapshots, skip_ps, window_ps, reference, max_displacement_A : see
+        :func:`mdargy.lattice.snapshots.snapshots_from_run` (``max_displacement_A``, Å: how far
+        an atom may sit from its reference site, and move from its mean position, before the
+        run is refused).
     cutoffs_A, max_order, cv_splits : see :func:`mdargy.lattice.fcfit.fit_force_constants`.
     mesh, coarse_mesh, classical : see :func:`mdargy.lattice.wigner.wigner_conductivity`; kappa
         is computed at the run's temperature.
@@ -121,7 +124,8 @@ def lattice_from_run(run_dir, output_dir, n_snapshots: int = 50, skip_ps: float 
         say(f"snapshots: {n_snapshots} frames of {run_dir}, forces in LAMMPS")
         snaps = snapshots_from_run(
             run_dir, n_snapshots, skip_ps, potential, structure, check_diffusion,
-            window_ps=window_ps, reference=reference, comm=comm,
+            window_ps=window_ps, max_displacement_A=max_displacement_A, reference=reference,
+            comm=comm,
             progress=lambda i, m: say(f"  forces {i}/{m}") if (i == m or i % 10 == 0) else None)
         snaps.save(snap_path)
         wall["snapshots"] = time.perf_counter() - t0
