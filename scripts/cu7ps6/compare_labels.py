@@ -76,7 +76,14 @@ def compare(ref: dict, model: dict) -> dict:
             ds.append((s1 - s0) * GPA)
             dp.append(-(np.sum(s1[:3]) - np.sum(s0[:3])) / 3 * GPA)
     de = np.array(de)
-    out = {"n_frames": len(ids), "frame_ids": ids,
+    per_frame = []
+    for k, i in enumerate(ids):
+        d = model[i][1] - efs(ref[i])[1]
+        per_frame.append({"frame_id": i, "dE_meV_atom_offset_removed": float((de[k] - de.mean())
+                                                                             * 1e3),
+                          "force_rmse_eV_A": float(np.sqrt(np.mean(d ** 2))),
+                          "pressure_diff_GPa": float(dp[k]) if k < len(dp) else None})
+    out = {"n_frames": len(ids), "frame_ids": ids, "per_frame": per_frame,
            "energy_offset_meV_atom": float(de.mean() * 1e3),
            # undefined for one frame: the offset takes it all
            "energy_rmse_meV_atom_offset_removed": float(de.std() * 1e3) if len(de) > 1 else None,
@@ -187,8 +194,8 @@ def cmd_cutoff(a) -> int:
         atomic_write_json(a.json, {"reference": ref_name, "rows": rows})
     print(f"differences from {ref_name}\n"
           "| cutoff / rel_cutoff (Ry) | frame | ΔE (meV/atom) "
-          "| ΔF RMS all / Cu / P / S (eV/Å) | ΔF max (eV/Å) | abs(ΣF) (eV/Å) | Δσ max (GPa) "
-          "| ΔP (GPa) | P (GPa) | SCF steps |\n"
+          "| ΔF RMS all / Cu / P / S (eV/Å) | ΔF max (eV/Å) | abs(ΣF) (eV/Å) "
+          "| Δσ max (GPa) | ΔP (GPa) | P (GPa) | SCF steps |\n"
           "|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         dfs = " / ".join(f"{r.get('dF_rms_eV_A' + k, float('nan')):.4f}"
