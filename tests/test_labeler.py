@@ -17,10 +17,11 @@ from ase.calculators.emt import EMT
 from ase.calculators.lj import LennardJones
 from ase.io import read, write
 
-from mdargy.errors import InputError
+from mdargy.errors import InputError, MdargyError
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts" / "cu7ps6"
 sys.path.insert(0, str(SCRIPTS))
+import compare_labels  # noqa: E402
 import label  # noqa: E402
 import labelers  # noqa: E402
 
@@ -212,8 +213,6 @@ def test_collect_gathers_in_frame_order_and_compresses(tmp_path):
 
 
 def test_failed_frame_is_recorded_and_retried(tmp_path, monkeypatch):
-    from mdargy.errors import MdargyError
-
     cfg, frames, out = _setup(tmp_path, n=2)
 
     def failing(self, atoms, workdir):
@@ -274,8 +273,6 @@ def test_lammps_kind_with_the_shipped_mtp(tmp_path):
 def test_compare_recovers_known_offsets(tmp_path):
     """compare_labels.compare: a model = labels + constant energy per atom + a known force error
     on some atoms + a known pressure shift gives back exactly those numbers."""
-    import compare_labels
-
     cfg, frames, out = _setup(tmp_path)
     assert label.main(["label", str(cfg), str(frames), str(out)]) == 0
     ref = compare_labels.load_set(out)

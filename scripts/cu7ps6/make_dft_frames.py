@@ -30,6 +30,8 @@ import json
 import sys
 from pathlib import Path
 
+from ase.io import read, write
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
@@ -44,8 +46,6 @@ CONDITIONS = [
 
 
 def main(argv=None) -> int:
-    from ase.io import read, write
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, type=Path, help="extxyz file to write")
     ap.add_argument("--mtp", type=Path, default=common.ROOT / "inputs/potentials/Cu7PS6.mtp")
