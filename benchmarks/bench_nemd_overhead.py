@@ -302,6 +302,7 @@ def bench_case(case: str, steps: int, reps: int, group_every, membership: bool,
             best[name]["instr"] = ir[name]
             print(f"  {name:<27}{ir[name]:>8.0f}{ir[name] / ir['nve']:>7.3f}")
     lmp.close()
+    shutil.rmtree(tmp, ignore_errors=True)
     return best
 
 
