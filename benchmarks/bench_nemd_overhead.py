@@ -17,7 +17,7 @@ on a shared machine):
 ``+dyn-groups every N`` nve plus the two dynamic bath groups re-evaluated every N steps;
 ``+baths``              plus Langevin baths on them (``zero yes``), with and without the tally;
 ``+profile``            nve plus the ``bin/1d`` chunk profile (``fix ave/chunk`` every
-                        ``sample_every`` steps);
+                        ``sample_every_fs``);
 ``nemd before``         the Langevin production stage as the driver issued it before the bath
                         groups were updated less often (every step), with the guard;
 ``nemd now``            the commands the driver issues now
@@ -103,7 +103,7 @@ def case_config(case: str, out: Path) -> NEMDConfig:
 
 def before_stage_commands(config: NEMDConfig, xlo: float, geo: dict) -> list[str]:
     """The Langevin NEMD stage as the driver issued it before the overhead was reduced:
-    bath groups re-evaluated every step, profile sampled every ``sample_every`` steps."""
+    bath groups re-evaluated every step, profile sampled every ``sample_every_fs``."""
     c0, c1 = (xlo + v for v in geo["cold_A"])
     h0, h1 = (xlo + v for v in geo["hot_A"])
     nrep = config.block_steps // config.sample_every_steps
@@ -112,7 +112,8 @@ def before_stage_commands(config: NEMDConfig, xlo: float, geo: dict) -> list[str
         f"region rcold block {c0:.10g} {c1:.10g} INF INF INF INF units box",
         f"region rhot block {h0:.10g} {h1:.10g} INF INF INF INF units box",
         f"compute slabs all chunk/atom bin/1d x lower {1.0 / config.n_bins:.12g} units reduced",
-        f"fix prof all ave/chunk {config.sample_every_steps} {nrep} {config.block_steps} slabs temp",
+        f"fix prof all ave/chunk {config.sample_every_steps} {nrep} {config.block_steps} "
+        "slabs temp",
         "group hot dynamic all region rhot every 1",
         "group cold dynamic all region rcold every 1",
     ]
@@ -137,7 +138,8 @@ def _baths(config, tally="yes"):
 def _profile(config):
     nrep = config.block_steps // config.sample_every_steps
     return [f"compute slabs all chunk/atom bin/1d x lower {1.0 / config.n_bins:.12g} units reduced",
-            f"fix prof all ave/chunk {config.sample_every_steps} {nrep} {config.block_steps} slabs temp"]
+            f"fix prof all ave/chunk {config.sample_every_steps} {nrep} {config.block_steps} "
+            "slabs temp"]
 
 
 def variants(config: NEMDConfig, xlo: float, geo: dict, group_every) -> dict:
