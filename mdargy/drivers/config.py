@@ -540,7 +540,7 @@ class NEMDConfig(_Common):
     ----------------------------------------------------------------------
     method : {"langevin", "muller-plathe"}
         ``langevin``: Langevin baths at ``T ± delta_T_K/2`` on slab regions (dynamic groups,
-        re-evaluated every step) with tallied energy; ``muller-plathe``: kinetic-energy swaps
+        re-evaluated about every 10 fs, a divisor of the sampling interval) with tallied energy; ``muller-plathe``: kinetic-energy swaps
         between the slabs (``fix thermal/conductivity``) every ``swap_every_fs``.
     replicate : (int, int, int)
         The bar: ``nx`` unit cells along x (its length L), ``ny x nz`` in the cross-section.
