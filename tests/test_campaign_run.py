@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -412,3 +413,26 @@ def test_reanalyse_redoes_only_the_named_emd_task(tmp_path):
     for bad, msg in (("emd_T999K", "no such task"), ("nemd_T40K_L8", "only EMD tasks")):
         with pytest.raises(InputError, match=msg):
             run_campaign(spec, executor=recording, quiet=True, tick_s=0, reanalyse=[bad])
+
+
+def test_arrhenius_uses_the_runs_mean_temperature(tmp_path):
+    """Runs whose mean temperature drifted from the set one (NVE): the Arrhenius law is fitted
+    at the mean temperatures (recovers Ea), which the diffusion table also lists."""
+    spec = parse_campaign(SYNTHETIC, tmp_path / "synthetic.toml", output=tmp_path / "out")
+    drift = {500.0: 430.0, 600.0: 560.0, 700.0: 690.0}
+
+    def drifted(spec, task, workdir, comm):
+        if task.kind == "nemd":
+            return synthetic_executor(spec, task, workdir, comm)
+        out = synthetic_executor(spec, dataclasses.replace(task, T_K=drift[task.T_K]), workdir,
+                                 comm)
+        return {**out, "T_mean_K": drift[task.T_K]}
+
+    assert run_campaign(spec, executor=drifted, quiet=True, tick_s=0).complete
+    rep = build_report(spec, figures=False)
+    (arr,) = rep.arrhenius
+    assert abs(arr["Ea_eV"] - EA) < 3 * arr["Ea_err_eV"] + 0.02
+    assert sorted(arr["T_K"]) == sorted(drift.values())
+    table = np.genfromtxt(Path(rep.directory) / "diffusion.csv", delimiter=",", names=True,
+                          dtype=None, encoding=None)
+    assert sorted(table["T_mean_K"]) == sorted(drift.values())

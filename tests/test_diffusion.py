@@ -252,4 +252,5 @@ def test_tables_rows_match_their_columns():
     row = dict(zip(DIFFUSION_COLUMNS, diffusion_row(d)))
     assert len(diffusion_row(d)) == len(DIFFUSION_COLUMNS)
     assert row["T_K"] == 90.0 and row["species"] == "Ar" and row["D_cm2_s"] == d.D_cm2_s
-    assert diffusion_row(d, T_K=100.0)[0] == 100.0
+    assert diffusion_row(d, T_K=100.0)[0] == 100.0 and row["T_mean_K"] == ""
+    assert diffusion_row(d, T_K=100.0, T_mean_K=97.5)[1] == 97.5

@@ -965,15 +965,22 @@ def fit_arrhenius(T_K, D_cm2_s, D_err_cm2_s=None, species: str = "") -> Arrheniu
 # -- tables shared by ``mdargy msd`` and the campaign report --------------------------------
 
 #: Columns of a D table (one row per species and temperature); units in the names.
-DIFFUSION_COLUMNS = ("T_K", "species", "n_atoms", "status", "D_cm2_s", "D_err_cm2_s",
+DIFFUSION_COLUMNS = ("T_K", "T_mean_K", "species", "n_atoms", "status", "D_cm2_s", "D_err_cm2_s",
                      "Dx_cm2_s", "Dy_cm2_s", "Dz_cm2_s", "window_start_ps", "window_end_ps",
                      "loglog_slope", "D_upper_cm2_s", "D_window_spread_cm2_s")
 
 
-def diffusion_row(d: DiffusionResult, T_K: float | None = None) -> list:
-    """One row of :data:`DIFFUSION_COLUMNS` (``T_K`` defaults to the result's own)."""
+def diffusion_row(d: DiffusionResult, T_K: float | None = None,
+                  T_mean_K: float | None = None) -> list:
+    """One row of :data:`DIFFUSION_COLUMNS`.
+
+    ``T_K`` (the set temperature) defaults to the result's own; ``T_mean_K`` is the mean
+    temperature the run actually had (an NVE production drifts from the set one), empty when
+    unknown.
+    """
     T = d.T_K if T_K is None else T_K
-    return ["" if T is None else float(T), d.species, d.n_atoms, d.status, d.D_cm2_s,
+    return ["" if T is None else float(T), "" if T_mean_K is None else float(T_mean_K),
+            d.species, d.n_atoms, d.status, d.D_cm2_s,
             d.D_err_cm2_s, *d.D_xyz_cm2_s, d.window_ps[0], d.window_ps[1], d.loglog_slope,
             d.D_upper_cm2_s, d.D_window_spread_cm2_s]
 
