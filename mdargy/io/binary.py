@@ -53,6 +53,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from mdargy.errors import InputError
+from mdargy.io.appendfile import AppendFile
 from mdargy.io.atomic import to_jsonable
 from mdargy.io.container import Trajectory
 
@@ -163,7 +164,7 @@ def _open_nofollow(path: Path, flags: int, mode: str):
     return os.fdopen(fd, mode)
 
 
-class BinaryTrajectoryWriter:
+class BinaryTrajectoryWriter(AppendFile):
     """Append frames to an mdargy binary trajectory (see the module docstring for the format).
 
     Use from one process only (rank 0 under MPI: gather the positions there first).
@@ -336,39 +337,6 @@ class BinaryTrajectoryWriter:
         self._fh.truncate(self._offset + n_frames * self._dtype.itemsize)
         self._fh.seek(0, os.SEEK_END)
         self._n = n_frames
-
-    def flush(self, fsync: bool = False) -> None:
-        """Push written frames to the operating system (and to disk with ``fsync``)."""
-        self._check_open()
-        self._fh.flush()
-        if fsync:
-            os.fsync(self._fh.fileno())
-
-    def close(self) -> None:
-        """Flush to disk and close; further appends raise."""
-        if self._fh is not None:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-            self._fh = None
-
-    def _check_open(self):
-        if self._fh is None:
-            raise InputError("the trajectory writer is closed", self.path)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):  # pragma: no cover - best effort
-        try:
-            if self._fh is not None:
-                self._fh.close()
-        except Exception:
-            pass
 
 
 def read_binary_trajectory(path: str | os.PathLike, mmap: bool = True, *,

@@ -75,6 +75,7 @@ from ase.data import chemical_symbols
 
 import mdargy
 from mdargy.errors import InputError
+from mdargy.io.appendfile import AppendFile
 from mdargy.io.atomic import to_jsonable
 from mdargy.io.container import Trajectory
 from mdargy.io.masses import atomic_number, elements_for_types, mass_of
@@ -454,7 +455,7 @@ def _open_nofollow(path: Path, flags: int):
     return os.fdopen(fd, "r+b")
 
 
-class NetCDFTrajectoryWriter:
+class NetCDFTrajectoryWriter(AppendFile):
     """Append frames to a NetCDF (AMBER convention) trajectory; see the module docstring.
 
     Use from one process only (rank 0 under MPI: gather the positions there first). The
@@ -675,39 +676,6 @@ class NetCDFTrajectoryWriter:
         self._fh.truncate(self._begin_rec + n_frames * self._dtype.itemsize)
         self._n = n_frames
         self._write_numrecs()
-
-    def flush(self, fsync: bool = False) -> None:
-        """Push written frames to the operating system (and to disk with ``fsync``)."""
-        self._check_open()
-        self._fh.flush()
-        if fsync:
-            os.fsync(self._fh.fileno())
-
-    def close(self) -> None:
-        """Flush to disk and close; further appends raise."""
-        if self._fh is not None:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-            self._fh = None
-
-    def _check_open(self):
-        if self._fh is None:
-            raise InputError("the trajectory writer is closed", self.path)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):  # pragma: no cover - best effort
-        try:
-            if self._fh is not None:
-                self._fh.close()
-        except Exception:
-            pass
 
 
 # -- reader -------------------------------------------------------------------------------------
