@@ -32,7 +32,7 @@ import numpy as np
 
 from mdargy.errors import LammpsError, MissingCapabilityError
 from mdargy.io.heatflux import HEATFLUX_NAME  # noqa: F401  (the driver's output name)
-from mdargy.lammps.runtime import run_commands
+from mdargy.lammps.runtime import import_lammps, run_commands
 
 FORMAT_NAME = "mdargy-heatflux"
 FORMAT_VERSION = 1
@@ -262,7 +262,7 @@ class HeatFluxSampler:
         """Rows (step, time_ps, J[3], Jconv[3], Jvir[3], vsum[3 per type]) not yet returned,
         up to production step ``k_now``; collective-safe (global values are the same on every
         rank)."""
-        from lammps import LMP_VAR_VECTOR
+        LMP_VAR_VECTOR = import_lammps().LMP_VAR_VECTOR  # noqa: N806 (LAMMPS's name)
 
         e = self.every
         first_stored = -(-self.k_created // e) * e
