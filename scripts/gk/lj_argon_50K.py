@@ -207,23 +207,30 @@ def nemd(nx, ny, dT, ns, a_A=A_DEFAULT):
                    f"{dT:g} {ns:g} {a:g}"})
 
 
-def nemd_fit(dT="20", ny="3", a_A=A_DEFAULT):
-    """1/κ = 1/κ∞ + A/L over the recorded bars of one ΔT, cross-section and lattice."""
+def nemd_fit(dT="20", ny="3", a_A=A_DEFAULT, T_ref=None):
+    """1/κ = 1/κ∞ + A/L over the recorded bars of one ΔT, cross-section and lattice; with
+    ``T_ref`` (K) each κ(L) is first moved from its fit-region temperature to T_ref with κ ∝ 1/T
+    (the classical three-phonon scaling, an approximation)."""
     dT, ny, a = float(dT), int(ny), float(a_A)
+    T_ref = None if T_ref is None else float(T_ref)
     data = json.loads(OUT.read_text())
-    bars = sorted((v for k, v in data.items() if k.startswith("nemd-")
+    bars = sorted((v for k, v in data.items() if k.startswith("nemd-") and "replicate" in v
                    and v["delta_T_K"] == dT and v["replicate"][1] == ny
                    and abs(v["a_A"] - a) < 1e-3), key=lambda v: v["length_A"])
-    ex = extrapolate_kappa([b["length_A"] for b in bars], [b["kappa_W_mK"] for b in bars],
-                           [b["kappa_err_W_mK"] for b in bars], T_K=50.0)
-    record(f"nemd-extrapolation-{ny}x{ny}-dT{dT:g}-a{a:.3f}", {
-        "lengths_A": [b["length_A"] for b in bars],
-        "kappa_W_mK": [b["kappa_W_mK"] for b in bars],
-        "T_mean_K": [b["T_mean_K"] for b in bars],
+    T_fit = [b["fit_exclusion_scan"][0]["T_fit_region_K"] for b in bars]
+    f = [1.0 if T_ref is None else t / T_ref for t in T_fit]
+    k = [b["kappa_W_mK"] * x for b, x in zip(bars, f)]
+    ex = extrapolate_kappa([b["length_A"] for b in bars], k,
+                           [b["kappa_err_W_mK"] * x for b, x in zip(bars, f)],
+                           T_K=T_ref or 50.0)
+    tag = "" if T_ref is None else f"-at{T_ref:g}K"
+    record(f"nemd-extrapolation-{ny}x{ny}-dT{dT:g}-a{a:.3f}{tag}", {
+        "lengths_A": [b["length_A"] for b in bars], "T_fit_region_K": T_fit,
+        "T_ref_K": T_ref, "kappa_W_mK": k,
         "kappa_inf_W_mK": ex.kappa_inf_W_mK, "kappa_inf_err_W_mK": ex.kappa_inf_err_W_mK,
         "chi2_red": ex.chi2_red, "A_AmK_W": ex.A_AmK_W,
         "command": f"nice -n 10 .venv/bin/python scripts/gk/lj_argon_50K.py nemd-fit {dT:g} {ny} "
-                   f"{a:g}"})
+                   f"{a:g}" + ("" if T_ref is None else f" {T_ref:g}")})
 
 
 if __name__ == "__main__":
