@@ -217,6 +217,8 @@ def run_campaign(
         store.acquire_lock(stale_s=4 * HEARTBEAT_S)
         try:
             store.prepare(text, spec.raw_sha256)
+            if reanalyse:
+                store.scan(tasks)  # finishes interrupted renames before anything moves
             for tid in reanalyse:
                 if tid not in by_id:
                     raise InputError(f"--reanalyse {tid}: no such task in this campaign "
@@ -224,7 +226,6 @@ def run_campaign(
                 if by_id[tid].kind != "emd":
                     raise InputError(f"--reanalyse {tid}: only EMD tasks have analyses to redo",
                                      spec.path)
-                store.scan(tasks)  # finishes interrupted renames before anything moves
                 store.reopen(tid)
             statuses = store.scan(tasks)
         except BaseException:
