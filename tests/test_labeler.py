@@ -212,6 +212,35 @@ def test_collect_gathers_in_frame_order_and_compresses(tmp_path):
     assert all(a.get_stress().shape == (6,) for a in got)
 
 
+def test_restore_resumes_from_collected_labels(tmp_path, capsys, monkeypatch):
+    cfg, frames, out = _setup(tmp_path)
+    assert label.main(["label", str(cfg), str(frames), str(out), "--only", "0,2"]) == 0
+    dest = tmp_path / "set.extxyz.gz"
+    assert label.main(["collect", str(frames), str(out), str(dest)]) == 0
+    fresh = tmp_path / "fresh"
+    assert label.main(["restore", str(cfg), str(frames), str(dest), str(fresh)]) == 0
+    assert sorted(p.stem for p in (fresh / "labels").glob("*.extxyz")) == ["cu_00", "cu_02"]
+    calls = []
+    real = labelers.ASELabeler.__call__
+
+    def counting(self, atoms, workdir):
+        calls.append(atoms.info["frame_id"])
+        return real(self, atoms, workdir)
+
+    monkeypatch.setattr(labelers.ASELabeler, "__call__", counting)
+    assert label.main(["label", str(cfg), str(frames), str(fresh)]) == 0
+    assert calls == ["cu_01", "cu_03"]  # the restored ones are not redone
+    again = read(fresh / "labels" / "cu_00.extxyz")
+    np.testing.assert_allclose(again.get_forces(), read(out / "labels" / "cu_00.extxyz").get_forces())
+    # restoring twice changes nothing; labels of other settings are refused by name
+    assert label.main(["restore", str(cfg), str(frames), str(dest), str(fresh)]) == 0
+    assert "restored 0 labels" in capsys.readouterr().out
+    other = tmp_path / "lj2.toml"
+    other.write_text(LJ.format(sigma=2.4))
+    assert label.main(["restore", str(other), str(frames), str(dest), str(tmp_path / "x")]) == 2
+    assert "settings digest" in capsys.readouterr().err
+
+
 def test_failed_frame_is_recorded_and_retried(tmp_path, monkeypatch):
     cfg, frames, out = _setup(tmp_path, n=2)
 

@@ -7,6 +7,8 @@
 #      by 1e-4);
 #   4. the validation set at 400 Ry, all in file order (interleaved conditions);
 #   5. frame 0 at 300 Ry (the cutoff trend; last, since CPU here was scarce).
+#   0. first, the labels committed in results/cu7ps6/dft/ are restored into OUT, so that a fresh
+#      machine resumes where the committed labels stop instead of redoing them.
 # Usage: nohup bash scripts/cp2k/run_local.sh runs/dft > runs/dft/queue.log 2>&1 &
 set -uo pipefail
 OUT=${1:-runs/dft}
@@ -16,6 +18,14 @@ PY=${PY:-$ROOT/.venv/bin/python}
 FRAMES=${FRAMES:-$ROOT/results/cu7ps6/dft/frames_56.extxyz}
 export OMP_NUM_THREADS=1
 L="nice -n 15 $PY $ROOT/scripts/cu7ps6/label.py label"
+R="$PY $ROOT/scripts/cu7ps6/label.py restore"
+RES=$ROOT/results/cu7ps6/dft
+[ -f "$RES/pbesol_400Ry_56.extxyz.gz" ] && \
+    $R "$HERE/pbesol_gamma.toml" "$FRAMES" "$RES/pbesol_400Ry_56.extxyz.gz" "$OUT/pbesol_400Ry"
+for c in 300 500 700; do
+    f=$RES/cutoff_${c}Ry_56.extxyz.gz
+    [ -f "$f" ] && $R "$HERE/convergence/pbesol_gamma_${c}Ry.toml" "$FRAMES" "$f" "$OUT/pbesol_${c}Ry"
+done
 $L "$HERE/pbesol_gamma.toml" "$FRAMES" "$OUT/pbesol_400Ry" --only 0
 $L "$HERE/convergence/pbesol_gamma_500Ry.toml" "$FRAMES" "$OUT/pbesol_500Ry" --only 0
 $L "$HERE/pbesol_gamma.toml" "$FRAMES" "$OUT/pbesol_400Ry" --only 4

@@ -18,6 +18,10 @@ labels frames ``[id*N, (id+1)*N)``; see ``scripts/cp2k/label_array.slurm``.
 
 ``collect``: all labels of OUT, in FRAMES order, into one (gzipped) extxyz.
 ``status``: counts of labelled, failed and missing frames and the mean wall time.
+``restore``: the inverse of ``collect``: a collected (committed) file back into
+``OUT/labels/``, checked against CONFIG's settings digest and the frames' hashes, so that
+labelling resumes on a fresh machine from the committed labels instead of redoing them.
+Existing label files are never overwritten.
 
 Examples::
 
@@ -226,6 +230,36 @@ def cmd_collect(a) -> int:
     return 0
 
 
+def cmd_restore(a) -> int:
+    cfg = labelers.load_config(a.config)
+    frames = read_frames(a.frames)
+    hashes = {frame_hash(f): fid for fid, f in zip(frame_ids(frames), frames)}
+    src = Path(a.labels)
+    if not src.exists():
+        raise InputError("labels file not found", src)
+    got = read(src, index=":", format="extxyz")
+    out = Path(a.out)
+    check_directory(out, cfg)
+    (out / "labels").mkdir(parents=True, exist_ok=True)
+    n_new = n_kept = 0
+    for k, at in enumerate(got):
+        if at.info.get("labeler_digest") != cfg.digest:
+            raise InputError(f"frame {k}: settings digest {at.info.get('labeler_digest')}, not "
+                             f"{cfg.digest} of {cfg.path}", src)
+        fh = at.info.get("frame_sha256")
+        if fh not in hashes:
+            raise InputError(f"frame {k}: its configuration (hash {fh}) is not in {a.frames}",
+                             src)
+        path = out / "labels" / f"{hashes[fh]}.extxyz"
+        if existing_label(path, cfg.digest, fh):
+            n_kept += 1
+            continue
+        write_label(path, at)
+        n_new += 1
+    print(f"restored {n_new} labels into {out / 'labels'} ({n_kept} already there)")
+    return 0
+
+
 def cmd_status(a) -> int:
     frames = read_frames(a.frames)
     ids = frame_ids(frames)
@@ -264,6 +298,13 @@ def main(argv=None) -> int:
     p.add_argument("out")
     p.add_argument("dest")
     p.set_defaults(fn=cmd_collect)
+    p = sub.add_parser("restore", help="put collected labels back into OUT (the inverse of "
+                                       "collect), to resume on a fresh machine")
+    p.add_argument("config", help="labeler TOML file the labels were made with")
+    p.add_argument("frames")
+    p.add_argument("labels", help="collected extxyz(.gz) file")
+    p.add_argument("out")
+    p.set_defaults(fn=cmd_restore)
     p = sub.add_parser("status", help="what is labelled")
     p.add_argument("frames")
     p.add_argument("out")
