@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """The Cu7PS6 κ(T) figure of results/cu7ps6/README.md, from the small result files in the tree.
 
-Reads the Green–Kubo results (scripts/gk/validation/, results/cu7ps6/demo/kappa_gk.csv), the
-NEMD κ∞ of the demo campaign (results/cu7ps6/demo/kappa_inf.csv) and the Wigner κ_p + κ_c of
-results/cu7ps6/lattice/T100K/wigner.json, and draws them with the measured band of the
-reference paper (0.43–0.58 W/m/K, 100–400 K) into results/cu7ps6/kappa_vs_T.png.
+Reads the campaign reports of results/cu7ps6/campaigns/ (NEMD κ∞ and κ of the longest bar,
+Green–Kubo, Wigner κ_p + κ_c), the demo's NEMD at 300 K (results/cu7ps6/demo/) and the 600 ps
+Green–Kubo run at 300 K (scripts/gk/validation/), and draws them with the measured band of the
+reference paper (0.43–0.58 W/m/K, 100–400 K) into results/cu7ps6/kappa_vs_T.png. NEMD κ∞
+points with σ larger than κ∞ say little; κ of the longest bar is a lower bound of κ∞.
 
 Usage: python scripts/cu7ps6_kappa_figure.py
 """
@@ -26,25 +27,39 @@ def _csv(path):
         return list(csv.DictReader(fh))
 
 
+def _rows(path, k="kappa_W_mK", e="kappa_err_W_mK"):
+    """(T_K, κ, σ) rows of a result CSV; none when the file is not there (yet)."""
+    if not path.exists():
+        return []
+    return [(float(r["T_K"]), float(r[k]), float(r[e])) for r in _csv(path)]
+
+
 def main() -> int:
+    camp = RES / "campaigns"
     series = {}
-    nemd = _csv(RES / "demo" / "kappa_inf.csv")
-    series["NEMD κ∞ (demo: 1×1-cell bars ≤ 117 Å, 200 ps)"] = [
-        (float(r["T_K"]), float(r["kappa_inf_W_mK"]), float(r["kappa_inf_err_W_mK"]))
-        for r in nemd]
+    nemd = (_rows(camp / "100K_methods" / "kappa_inf.csv", "kappa_inf_W_mK", "kappa_inf_err_W_mK")
+            + _rows(camp / "nemd_T" / "kappa_inf.csv", "kappa_inf_W_mK", "kappa_inf_err_W_mK")
+            + _rows(RES / "demo" / "kappa_inf.csv", "kappa_inf_W_mK", "kappa_inf_err_W_mK"))
+    series["NEMD κ∞ (1×1-cell bars, 58–117 Å)"] = nemd
+    longest = []
+    for f in (camp / "100K_methods" / "kappa_L.csv", camp / "nemd_T" / "kappa_L.csv",
+              RES / "demo" / "kappa_L.csv"):
+        rows = _csv(f) if f.exists() else []
+        for T in sorted({r["T_K"] for r in rows}):
+            r = max((r for r in rows if r["T_K"] == T), key=lambda r: float(r["length_A"]))
+            longest.append((float(r["T_mean_K"]), float(r["kappa_W_mK"]),
+                            float(r["kappa_err_W_mK"])))
+    series["NEMD κ(117 Å), at the bar's mean T"] = longest
     gk = json.loads((ROOT / "scripts/gk/validation/cu7ps6_300K-gk/gk.json").read_text())
-    series["Green–Kubo (600 ps NVE)"] = [(gk["temperature_K"], gk["kappa_W_mK"],
-                                          gk["kappa_err_W_mK"])]
-    demo_gk = _csv(RES / "demo" / "kappa_gk.csv")
-    series["Green–Kubo (demo, 100 ps)"] = [(float(r["T_K"]), float(r["kappa_W_mK"]),
-                                            float(r["kappa_err_W_mK"])) for r in demo_gk]
-    w = json.loads((RES / "lattice" / "T100K" / "wigner.json").read_text())
-    mesh = "×".join(map(str, w["mesh"]))
-    series[f"Wigner κ_p + κ_c ({mesh} q-mesh)"] = [
-        (T, k, 0.0) for T, k in zip(w["temperatures_K"], w["kappa_total_scalar_W_mK"])]
-    series["Wigner κ_c"] = [(T, k, 0.0) for T, k in zip(w["temperatures_K"],
-                                                       w["kappa_c_scalar_W_mK"])]
+    series["Green–Kubo (300 ps NVE; 600 ps at 292 K)"] = (
+        _rows(camp / "100K_methods" / "kappa_gk.csv") + _rows(camp / "P213_T" / "kappa_gk.csv")
+        + [(gk["temperature_K"], gk["kappa_W_mK"], gk["kappa_err_W_mK"])])
+    w = _csv(camp / "100K_methods" / "kappa_wigner.csv")
+    series["Wigner κ_p + κ_c (4×4×4 q-mesh)"] = [
+        (float(r["T_K"]), float(r["kappa_total_W_mK"]), 0.0) for r in w]
+    series["Wigner κ_c"] = [(float(r["T_K"]), float(r["kappa_c_W_mK"]), 0.0) for r in w]
     series["paper: Wigner κ_p + κ_c (PBEsol)"] = [(100.0, 0.404, 0.0), (400.0, 0.698, 0.0)]
+    series = {k: v for k, v in series.items() if v}
     out = RES / "kappa_vs_T.png"
     fig = plot_kappa_methods(series, band=((100.0, 400.0), (0.43, 0.58), "measured"))
     fig.axes[0].set_title("Cu7PS6 (P2₁3), shipped MTP (SevenNet-0 labels)")

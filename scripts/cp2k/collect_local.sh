@@ -31,3 +31,24 @@ $C models "${args[@]}" --json "$RES/compare_pbesol_56.json" | tee "$RES/compare_
 # the MTP against its own labeler on all frames (the baseline of the table)
 $C models --dft "$RES/sevennet_56.extxyz.gz" --mtp "$ROOT/inputs/potentials/Cu7PS6.mtp" \
     --json "$RES/compare_sevennet_56.json" | tee "$RES/compare_sevennet_56.md"
+# E(a): the PBEsol labels of the scaled P2_13 cells, the ML models' clamped and relaxed-ion sets
+# (made by scripts/cu7ps6/lattice_constant.py relax; SevenNet-0's in its own environment), and the
+# Birch-Murnaghan fits
+EA=$RES/ea_frames_56.extxyz
+if [ -d "$OUT/ea_pbesol_400Ry/labels" ]; then
+    $L collect "$EA" "$OUT/ea_pbesol_400Ry" "$RES/ea_pbesol_400Ry_56.extxyz.gz"
+fi
+for m in mtp sevennet; do
+    [ -d "$OUT/ea_$m/labels" ] && $L collect "$EA" "$OUT/ea_$m" "$RES/ea_${m}_56.extxyz.gz"
+    [ -f "$OUT/ea_${m}_relaxed.extxyz" ] && gzip -nc "$OUT/ea_${m}_relaxed.extxyz" > "$RES/ea_${m}_relaxed_56.extxyz.gz"
+done
+fit=()
+[ -f "$RES/ea_pbesol_400Ry_56.extxyz.gz" ] && fit+=(--labels "PBEsol (CP2K)=$RES/ea_pbesol_400Ry_56.extxyz.gz")
+[ -f "$RES/ea_sevennet_56.extxyz.gz" ] && fit+=(--labels "SevenNet-0=$RES/ea_sevennet_56.extxyz.gz")
+[ -f "$RES/ea_sevennet_relaxed_56.extxyz.gz" ] && fit+=(--labels "SevenNet-0=$RES/ea_sevennet_relaxed_56.extxyz.gz")
+[ -f "$RES/ea_mtp_56.extxyz.gz" ] && fit+=(--labels "shipped MTP=$RES/ea_mtp_56.extxyz.gz")
+[ -f "$RES/ea_mtp_relaxed_56.extxyz.gz" ] && fit+=(--labels "shipped MTP=$RES/ea_mtp_relaxed_56.extxyz.gz")
+if [ ${#fit[@]} -gt 0 ]; then
+    $PY "$ROOT/scripts/cu7ps6/lattice_constant.py" fit "${fit[@]}" --json "$RES/lattice_constant.json" \
+        | tee "$RES/lattice_constant.md"
+fi

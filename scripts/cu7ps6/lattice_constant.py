@@ -185,15 +185,18 @@ def cmd_fit(a) -> int:
         if not src:
             raise InputError(f"--labels {spec!r}: expected NAME=PATH")
         frames = load_set(src)
-        rows[name] = dict(curve(frames), source=str(src), n_points=len(frames),
-                          labeler_kind=frames[0].info.get("labeler_kind"),
-                          ions=frames[0].info.get("ions", "clamped"))
+        ions = frames[0].info.get("ions", "clamped")
+        key = f"{name}, {ions} ions"
+        if key in rows:
+            raise InputError(f"--labels {spec!r}: a second {ions}-ion set named {name!r}")
+        rows[key] = dict(curve(frames), model=name, source=str(src), n_points=len(frames),
+                         labeler_kind=frames[0].info.get("labeler_kind"), ions=ions)
     lines = ["| model | ions | a0 from E(V) (Å) | a0 from P(V) (Å) | B0 from E (GPa) | "
              "B0 from P (GPa) | E fit rms (meV/atom) |", "|---|---|---|---|---|---|---|"]
-    for name, r in rows.items():
+    for r in rows.values():
         aP = f"{r['a0_P_A']:.4f}" if "a0_P_A" in r else "—"
         BP = f"{r['B0_P_GPa']:.1f}" if "B0_P_GPa" in r else "—"
-        lines.append(f"| {name} | {r['ions']} | {r['a0_E_A']:.4f} ± {r['a0_E_err_A']:.4f} | {aP} | "
+        lines.append(f"| {r['model']} | {r['ions']} | {r['a0_E_A']:.4f} ± {r['a0_E_err_A']:.4f} | {aP} | "
                      f"{r['B0_E_GPa']:.1f} | {BP} | {r['E_fit_rms_meV_atom']:.3f} |")
     print("\n".join(lines))
     if a.json:
