@@ -10,7 +10,8 @@ Modules, one concept each:
 * :mod:`.progress` -- done/running/failed counts and the ETA printed by rank 0;
 * :mod:`.execute`  -- one task: the LAMMPS driver, then MSD/D and DOS analysis;
 * :mod:`.runner`   -- ``campaign run``: all of the above together;
-* :mod:`.report`   -- ``campaign report``: tables, figures, summary page;
+* :mod:`.report`   -- ``campaign report``: tables, figures, summary page, cost;
+* :mod:`.committed`-- ``campaign export``/restore: the small files of finished tasks, to commit;
 * :mod:`.slurm`    -- Slurm batch scripts.
 
 See ``docs/campaigns.md`` for the user's guide.

@@ -16,6 +16,8 @@ Produces, under ``OUTPUT/report/``:
 * ``kappa_gk.csv`` -- Green–Kubo κ(T) ± σ (cepstral) of the EMD tasks that recorded the heat
   current; ``figures/kappa_methods_vs_T.png`` -- κ(T) of every method on one plot, with a
   measured band from ``[report]``;
+* ``cost.csv`` -- what each finished task cost: atoms, ranks, attempts, wall time and
+  core-hours (the wall time of every attempt times its ranks; summed on the summary page);
 * ``report.json`` -- all of the above plus task statuses, warnings and provenance;
 * ``figures/*.png`` -- 1/κ vs 1/L per T, κ∞ vs T, MSD per T, Arrhenius, DOS per T
   (:mod:`mdargy.plots`);
@@ -23,7 +25,10 @@ Produces, under ``OUTPUT/report/``:
 
 The report is derived data: it is rebuilt (atomically, file by file) each time it is asked for,
 from the task directories, which it never modifies. Missing or failed tasks are listed, and
-whatever can be computed from the finished ones is.
+whatever can be computed from the finished ones is. It reads only small files of each task
+(:data:`REPORT_INPUT_KEYS`, and for figures :data:`REPORT_FIGURE_INPUTS`), never a trajectory,
+so it works as well on tasks restored from committed results
+(:mod:`mdargy.campaign.committed`).
 """
 
 from __future__ import annotations
@@ -64,6 +69,52 @@ from mdargy.io.atomic import atomic_write_csv, atomic_write_json, atomic_write_t
 from mdargy.results import provenance
 
 
+#: The keys of a finished task's outputs that name (relative to its folder) a file the report
+#: reads: the tables and the figures need them. NEMD tasks need none (their numbers are in
+#: ``task.json``).
+REPORT_INPUT_KEYS = ("gk", "lattice", "conductivity", "ionic", "diffusion", "msd", "dos")
+#: Files of a lattice task that only figures read (dispersion, phonon DOS, spectral κ); without
+#: them the report draws no such figure and says so.
+REPORT_FIGURE_INPUTS = ("lattice/phonons.json", "lattice/wigner.json")
+#: Columns of ``cost.csv``.
+COST_COLUMNS = ("task", "kind", "T_K", "atoms", "ranks", "attempts", "untimed_attempts", "wall_s",
+                "core_h")
+
+
+def task_cost(task, rec: dict) -> dict:
+    """What a finished task cost, from its ``task.json`` record.
+
+    ``wall_s`` sums the wall time of every attempt (a killed attempt's is estimated from the last
+    file it wrote, see :mod:`mdargy.campaign.store`); ``core_h`` sums wall time x ranks of each
+    attempt / 3600. Records written before attempts were timed give only the finishing attempt's
+    wall time (``rec["wall_s"]``); the attempts without a time are counted in
+    ``untimed_attempts``. ``ranks`` is that of the finishing attempt.
+    """
+    attempts = list(rec.get("attempts") or [])
+    prov_ranks = ((rec.get("provenance") or {}).get("inputs") or {}).get("ranks")
+    last_ranks = (attempts[-1].get("ranks") if attempts else None) or prov_ranks
+    wall = core_s = 0.0
+    untimed = 0
+    for i, a in enumerate(attempts):
+        w = a.get("wall_s")
+        if w is None and i == len(attempts) - 1:
+            w = rec.get("wall_s")
+        if w is None:
+            untimed += 1
+            continue
+        wall += float(w)
+        core_s += float(w) * float(a.get("ranks") or last_ranks or 1)
+    if not attempts and rec.get("wall_s") is not None:
+        wall = float(rec["wall_s"])
+        core_s = wall * float(last_ranks or 1)
+    n_atoms = (rec.get("outputs") or {}).get("n_atoms")
+    return {"task": task.id, "kind": task.kind, "T_K": task.T_K,
+            "atoms": int(n_atoms) if n_atoms is not None else None,
+            "ranks": int(last_ranks) if last_ranks is not None else None,
+            "attempts": len(attempts), "untimed_attempts": untimed, "wall_s": wall,
+            "core_h": core_s / 3600.0}
+
+
 @dataclasses.dataclass(frozen=True)
 class Report:
     """What :func:`build_report` produced (paths and the headline numbers)."""
@@ -84,6 +135,12 @@ class Report:
     kappa_wigner: tuple = ()
     ionic: tuple = ()
     sigma_arrhenius: dict | None = None
+    cost: tuple = ()
+
+    @property
+    def total_core_h(self) -> float:
+        """Core-hours of the finished tasks (sum of ``cost.csv``)."""
+        return float(sum(r["core_h"] for r in self.cost))
 
     def text_summary(self) -> str:
         lines = []
@@ -126,6 +183,9 @@ class Report:
                          f"{row['Cv_kB_per_atom']:.3g} kB/atom")
         if self.missing:
             lines.append(f"missing tasks (not finished): {', '.join(self.missing)}")
+        if self.cost:
+            lines.append(f"cost: {self.total_core_h:.3g} core-hours over {len(self.cost)} "
+                         "finished tasks (cost.csv)")
         lines.append(f"report: {self.summary_path}")
         return "\n".join(lines)
 
@@ -286,6 +346,10 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
             warnings.append(f"phonons at {format_T(t.T_K)} K: {lat.n_imaginary_modes} imaginary "
                             f"mode(s), lowest {lat.min_freq_THz:.3g} THz")
         if figures:
+            for name in REPORT_FIGURE_INPUTS:
+                if not (tdir / name).is_file():
+                    warnings.append(f"no figure from {t.id}/{name}: the file is not in the task "
+                                    "folder (left out of committed results?)")
             if (ldir / "phonons.json").is_file():
                 ph = PhononResult.from_json(ldir / "phonons.json")
                 phonon_sets.append((t.T_K, ph))
@@ -476,6 +540,12 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
             plot_dos(dres, path=p, mode="stacked", unit="THz")
             figs.append(str(p))
 
+    # ------------------------------------------------------------------ cost
+    cost = [task_cost(t, done[t.id]) for t in sorted(
+        (t for t in tasks if t.id in done), key=lambda t: (t.kind, t.T_K, t.id))]
+    atomic_write_csv(rdir / "cost.csv", COST_COLUMNS,
+                     [[r[k] for k in COST_COLUMNS] for r in cost])
+
     # ------------------------------------------------------------------ outputs
     rep = Report(
         directory=str(rdir), summary_path=str(rdir / "summary.md"),
@@ -483,7 +553,7 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
         diffusion=tuple(diffusion), arrhenius=tuple(arrhenius), dos=tuple(dos_rows),
         missing=tuple(missing), warnings=tuple(warnings), figures=tuple(figs),
         run_notes=tuple(run_notes), kappa_gk=tuple(kappa_gk), kappa_wigner=tuple(kappa_wigner),
-        ionic=tuple(ionic), sigma_arrhenius=sigma_fit,
+        ionic=tuple(ionic), sigma_arrhenius=sigma_fit, cost=tuple(cost),
     )
     index = json.loads(store.index_path.read_text())
     atomic_write_json(rdir / "report.json", {
@@ -492,6 +562,7 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
         "kappa_wigner": kappa_wigner, "ionic": ionic, "sigma_arrhenius": sigma_fit,
         "diffusion": diffusion,
         "arrhenius": arrhenius, "dos": dos_rows, "missing_tasks": missing,
+        "cost": cost, "total_core_h": rep.total_core_h,
         "task_status": {tid: e.get("status") for tid, e in index.get("tasks", {}).items()},
         "warnings": warnings, "run_notes": run_notes, "figures": [str(Path(p).relative_to(rdir)) for p in figs],
         "approximations": _approximations(spec),
@@ -561,6 +632,8 @@ def _summary_markdown(spec: CampaignSpec, rep: Report, index: dict) -> str:
     L += [f"Campaign file: `{spec.path}` (sha256 `{spec.raw_sha256[:12]}`)  ",
           f"Output: `{spec.output}`  ",
           "Tasks: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v) + "  ",
+          f"Cost: {rep.total_core_h:.3g} core-hours over {len(rep.cost)} finished tasks "
+          "(wall time × MPI ranks of every attempt; per task in `cost.csv`)  ",
           f"Report built: {provenance()['created_utc']}", ""]
     if rep.missing:
         L += [f"**Not finished:** {', '.join(rep.missing)} — the numbers below use the finished "
@@ -671,5 +744,5 @@ def _summary_markdown(spec: CampaignSpec, rep: Report, index: dict) -> str:
         L += ["## Notes from the NEMD runs", ""] + [f"- {w}" for w in rep.run_notes] + [""]
     L += ["Tables: `kappa_L.csv`, `kappa_inf.csv`, `kappa_gk.csv`, `kappa_wigner.csv`, "
           "`ionic.csv`, `diffusion.csv`, `arrhenius.csv`, "
-          "`dos_T*.csv`; everything in `report.json`.", ""]
+          "`dos_T*.csv`, `cost.csv`; everything in `report.json`.", ""]
     return "\n".join(L)

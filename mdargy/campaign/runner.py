@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from mdargy.campaign import adapters
+from mdargy.campaign.committed import RestoreResult, restore_committed
 from mdargy.campaign.execute import run_task
 from mdargy.campaign.progress import MDStage, Progress, format_duration
 from mdargy.campaign.scheduler import Events, Outcome, run_queue
@@ -44,6 +45,8 @@ class RunSummary:
     stale: tuple[str, ...]
     not_started: tuple[str, ...]
     wall_s: float
+    restored: tuple[str, ...] = ()
+    committed_rejected: dict = dataclasses.field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -87,6 +90,73 @@ def md_stages(spec: CampaignSpec, task: Task, workdir: Path) -> list[MDStage]:
     return stages
 
 
+def _load(campaign, output):
+    """The spec, its tasks (validated) and the campaign file's text (rank 0)."""
+    if isinstance(campaign, CampaignSpec):
+        spec = campaign if output is None else dataclasses.replace(
+            campaign, output=Path(output).expanduser().resolve())
+        text = Path(spec.path).read_text() if Path(spec.path).exists() else ""
+    else:
+        spec = load_campaign(campaign, output=output)
+        text = Path(campaign).read_text()
+    tasks = build_tasks(spec)
+    adapters.validate_tasks(spec, tasks)
+    return spec, tasks, text
+
+
+def _committed_dir(spec: CampaignSpec, committed) -> Path | None:
+    """The folder of committed results: ``committed`` (must exist) or the file's key."""
+    if committed is None:
+        return spec.committed
+    path = Path(committed).expanduser().resolve()
+    if not path.is_dir():
+        raise InputError("no such folder of committed results", path)
+    return path
+
+
+def _reconcile(store: CampaignStore, spec: CampaignSpec, tasks, text: str, committed,
+               reanalyse=()) -> tuple[dict, RestoreResult | None]:
+    """Prepare the store, restore committed tasks, reopen ``reanalyse``, rebuild the index
+    from disk (rank 0, under the lock). Returns the statuses and what was restored."""
+    by_id = {t.id: t for t in tasks}
+    store.prepare(text, spec.raw_sha256)
+    restored = None
+    if reanalyse or committed is not None:
+        store.scan(tasks)  # finishes interrupted renames before anything moves
+    if committed is not None:
+        restored = restore_committed(store, tasks, committed)
+    for tid in reanalyse:
+        if tid not in by_id:
+            raise InputError(f"--reanalyse {tid}: no such task in this campaign "
+                             f"(tasks: {', '.join(sorted(by_id))})", spec.path)
+        if by_id[tid].kind != "emd":
+            raise InputError(f"--reanalyse {tid}: only EMD tasks have analyses to redo",
+                             spec.path)
+        store.reopen(tid)
+    return store.scan(tasks), restored
+
+
+def restore_campaign(campaign, output: str | Path | None = None,
+                     committed: str | Path | None = None) -> RestoreResult:
+    """Restore committed finished tasks into the output directory and write its index; run
+    nothing (``mdargy campaign restore``). ``committed`` defaults to ``[campaign] committed``."""
+    spec, tasks, text = _load(campaign, output)
+    src = _committed_dir(spec, committed)
+    if src is None:
+        raise InputError("no committed results: give --from DIR or set [campaign] committed",
+                         spec.path)
+    store = CampaignStore(spec.output)
+    store.acquire_lock(stale_s=4 * HEARTBEAT_S)
+    try:
+        _, restored = _reconcile(store, spec, tasks, text, src)
+        store.set_meta(campaign=spec.name, campaign_file=str(spec.path),
+                       campaign_sha256=spec.raw_sha256, output=str(spec.output))
+        store.write_index()
+    finally:
+        store.release_lock()
+    return restored
+
+
 class _CampaignEvents(Events):
     def __init__(self, store: CampaignStore, progress: Progress, tasks: dict[str, Task], quiet: bool,
                  spec: CampaignSpec):
@@ -114,7 +184,8 @@ class _CampaignEvents(Events):
             self.store.update(task.id, status="done", wall_s=outcome.wall_s, error=None,
                               finished_utc=utc_now())
         else:
-            self.store.record_failure(task.id, outcome.error or "", outcome.traceback)
+            self.store.record_failure(task.id, outcome.error or "", outcome.traceback,
+                                      wall_s=outcome.wall_s)
             self.store.update(task.id, status="failed", wall_s=outcome.wall_s, error=outcome.error,
                               finished_utc=utc_now())
         if not self.quiet:
@@ -157,6 +228,7 @@ def run_campaign(
     tick_s: float = 60.0,
     poll_s: float = 0.02,
     reanalyse: Sequence[str] = (),
+    committed: str | Path | None = None,
 ) -> RunSummary:
     """Run (or resume) a campaign. Collective over ``comm``.
 
@@ -179,6 +251,10 @@ def run_campaign(
     reanalyse : sequence of str
         Finished EMD tasks whose analyses (MSD, DOS, Green–Kubo, lattice, ionic) are redone with
         the file's current analysis settings, on their finished MD (:meth:`CampaignStore.reopen`).
+    committed : path, optional
+        Folder of committed results (``mdargy campaign export``); default ``[campaign]
+        committed``. Finished tasks found there with the same fingerprint are restored into the
+        output directory and count as done (:func:`mdargy.campaign.committed.restore_committed`).
 
     Returns
     -------
@@ -193,18 +269,10 @@ def run_campaign(
         executor = run_task
 
     def load():
-        if isinstance(campaign, CampaignSpec):
-            spec = campaign if output is None else dataclasses.replace(
-                campaign, output=Path(output).expanduser().resolve())
-            text = Path(spec.path).read_text() if Path(spec.path).exists() else ""
-        else:
-            spec = load_campaign(campaign, output=output)
-            text = Path(campaign).read_text()
-        tasks = build_tasks(spec)
-        adapters.validate_tasks(spec, tasks)
-        return spec, tasks, text
+        spec, tasks, text = _load(campaign, output)
+        return spec, tasks, text, _committed_dir(spec, committed)
 
-    spec, tasks, text = _bcast_or_raise(comm, load)
+    spec, tasks, text, committed_dir = _bcast_or_raise(comm, load)
     by_id = {t.id: t for t in tasks}
     store = CampaignStore(spec.output)
     k = int(ranks_per_task)
@@ -216,18 +284,7 @@ def run_campaign(
     def prepare():
         store.acquire_lock(stale_s=4 * HEARTBEAT_S)
         try:
-            store.prepare(text, spec.raw_sha256)
-            if reanalyse:
-                store.scan(tasks)  # finishes interrupted renames before anything moves
-            for tid in reanalyse:
-                if tid not in by_id:
-                    raise InputError(f"--reanalyse {tid}: no such task in this campaign "
-                                     f"(tasks: {', '.join(sorted(by_id))})", spec.path)
-                if by_id[tid].kind != "emd":
-                    raise InputError(f"--reanalyse {tid}: only EMD tasks have analyses to redo",
-                                     spec.path)
-                store.reopen(tid)
-            statuses = store.scan(tasks)
+            statuses, restored = _reconcile(store, spec, tasks, text, committed_dir, reanalyse)
         except BaseException:
             store.release_lock()
             raise
@@ -235,9 +292,9 @@ def run_campaign(
                        campaign_sha256=spec.raw_sha256, output=str(spec.output),
                        ranks=comm.Get_size(), ranks_per_task=k, last_run_utc=utc_now())
         store.write_index()
-        return statuses
+        return statuses, restored or RestoreResult(str(committed_dir))
 
-    statuses = _bcast_or_raise(comm, prepare)
+    statuses, restored = _bcast_or_raise(comm, prepare)
     todo = [t for t in tasks if statuses[t.id] == "pending"
             or (retry_failed and statuses[t.id] == "failed")]
     skipped = tuple(t.id for t in tasks if statuses[t.id] == "done")
@@ -254,10 +311,14 @@ def run_campaign(
                             already_done=len(skipped), name=spec.name, stages=stages)
         events = _CampaignEvents(store, progress, by_id, quiet, spec)
         if not quiet:
-            progress.say(f"campaign {spec.name}: {len(tasks)} tasks, {len(skipped)} already done, "
-                         f"{len(stale)} stale, {len(todo)} to run on {n_groups} group"
+            back = (f" ({len(restored.restored)} restored from committed results in "
+                    f"{restored.source})" if restored.restored else "")
+            progress.say(f"campaign {spec.name}: {len(tasks)} tasks, {len(skipped)} already done"
+                         f"{back}, {len(stale)} stale, {len(todo)} to run on {n_groups} group"
                          f"{'s' if n_groups > 1 else ''} of {k} rank{'s' if k > 1 else ''}; "
                          f"output {spec.output}")
+            for tid, why in restored.rejected.items():
+                progress.say(f"committed result of {tid} not used: {why}")
             for tid in stale:
                 progress.say(f"STALE {tid}: {store.index['tasks'][tid]['error']}")
         hb_thread = threading.Thread(target=_heartbeat_loop, name="mdargy-heartbeat",
@@ -301,6 +362,8 @@ def run_campaign(
         stale=stale,
         not_started=tuple(t.id for t in todo if t.id not in ran),
         wall_s=time.monotonic() - t_start,
+        restored=restored.restored,
+        committed_rejected=dict(restored.rejected),
     )
     if rank == 0 and not quiet:
         progress.say(

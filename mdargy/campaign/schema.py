@@ -21,7 +21,7 @@ the NPT run that sets the bars' lattice, and the analysis settings.
 
 Layout of a campaign file (see ``inputs/campaigns/demo.toml`` and ``docs/campaigns.md``)::
 
-    [campaign]   name, output, seed, description
+    [campaign]   name, output, seed, description, committed
     [structure]  the crystal: passed to mdargy.structures (``file = ...`` or a lattice builder)
     [potential]  the interatomic potential: passed to mdargy.potentials (kind = lj/native/mtp/mlip)
     [md]         timestep_fs, thermo_every_fs, neighbor_skin_A
@@ -36,7 +36,9 @@ Layout of a campaign file (see ``inputs/campaigns/demo.toml`` and ``docs/campaig
 
 Relative paths *inside* the file (structure and potential files) are resolved against the
 directory of the campaign file. The output directory is resolved against the current working
-directory (like any command-line tool's output), unless given on the command line.
+directory (like any command-line tool's output), unless given on the command line. The folder
+of committed results (``[campaign] committed``) is part of the repository, so it is resolved
+against the campaign file's directory.
 """
 
 from __future__ import annotations
@@ -160,6 +162,9 @@ CAMPAIGN_FIELDS = {
     "description": Field("str", default=""),
     "output": Field("str", default=None, doc="output directory; default runs/<name>"),
     "seed": Field("int", default=12345, check=_seed, doc="master seed; task seeds derive from it"),
+    "committed": Field("str", default=None,
+                       doc="folder of committed results (`mdargy campaign export`), relative to "
+                       "the campaign file: finished tasks found there are restored, not rerun"),
 }
 
 #: ``[md]``: the run-wide keys of both drivers (a campaign refuses time steps above 20 fs,
@@ -362,7 +367,8 @@ class CampaignSpec:
     ``structure`` and ``potential`` are the raw TOML tables with their file paths made absolute;
     they are turned into objects by :mod:`mdargy.structures` and :mod:`mdargy.potentials` when a
     task runs. ``md`` holds the ``[md]`` keys (time step, thermo interval, neighbour skin).
-    ``raw_sha256`` fingerprints the file's bytes.
+    ``raw_sha256`` fingerprints the file's bytes. ``committed`` is the folder of committed
+    results (absolute), or None.
     """
 
     path: Path
@@ -380,6 +386,7 @@ class CampaignSpec:
     report: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     lattice: LatticeSpec | None = None
     ionic: IonicSpec | None = None
+    committed: Path | None = None
 
     @property
     def timestep_fs(self) -> float:
@@ -665,6 +672,8 @@ def parse_campaign(text: str, path: str | Path = "<string>", base_dir: str | Pat
         report=report,
         lattice=lattice,
         ionic=ionic,
+        committed=(base / Path(camp["committed"]).expanduser()).resolve()
+        if camp["committed"] else None,
         raw_sha256=hashlib.sha256(text.encode()).hexdigest(),
     )
 

@@ -7,7 +7,10 @@ Layout of the output directory::
       inputs/campaign-<sha8>.toml  each version of the campaign file that was run
       work/<task_id>/            a task in progress (or failed): its checkpoints live here
       tasks/<task_id>/           a finished task; complete, never modified again
-        task.json                the task, its status "done", outputs, provenance
+        task.json                the task, its status "done", outputs, provenance, and each
+                                 attempt's host, ranks and wall time
+        restored.json            only in a task copied in from committed results
+                                 (:mod:`mdargy.campaign.committed`): where it came from
       report/                    written by `mdargy campaign report`
       .campaign.lock             held while a `campaign run` is active (heart-beat)
 
@@ -24,6 +27,14 @@ index is rebuilt from the directories, so a campaign killed at any moment (wall-
   its checkpoints in that directory. A work directory made for different inputs is moved aside
   to ``work/<id>.superseded-<time>/`` rather than resumed or deleted;
 * otherwise -> **pending**.
+
+Before the scan, ``campaign run`` may copy finished tasks in from a folder of committed results
+(:func:`mdargy.campaign.committed.restore_committed`): a task absent from ``tasks/`` whose
+committed copy has the same fingerprint arrives there complete, like any finished task.
+
+Each attempt in ``task.json`` records its host, ranks and wall time (``wall_s``; for an attempt
+that was killed, ``wall_s`` is estimated when the next attempt starts, from the last file it
+wrote, and marked ``wall_estimated``): the report's cost table sums them.
 """
 
 from __future__ import annotations
@@ -41,6 +52,8 @@ from mdargy.errors import InputError, MdargyError
 from mdargy.io.atomic import atomic_write_json, atomic_write_text
 
 INDEX_FORMAT = "mdargy-campaign-index/1"
+#: Marker file of a task copied in from committed results (it has no trajectory or checkpoint).
+RESTORED_NAME = "restored.json"
 STATUSES = ("pending", "running", "done", "failed", "stale")
 
 
@@ -69,6 +82,29 @@ def _pid_alive(pid) -> bool:
             return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def _end_attempt(rec: dict, wall_s: float) -> None:
+    """Note the wall time of the last attempt of a ``task.json`` record."""
+    if rec.get("attempts"):
+        rec["attempts"][-1].update(wall_s=float(wall_s), ended_utc=utc_now())
+
+
+def _estimate_wall(attempt: dict, work: Path) -> None:
+    """Estimate the wall time of an attempt that was killed: from its start to the last change
+    of a file in the task's work directory (its checkpoints, progress notes, trajectories)."""
+    try:
+        start = datetime.fromisoformat(attempt["started_utc"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return
+    last = start
+    for dirpath, _, names in os.walk(work):
+        for name in names:
+            try:
+                last = max(last, os.stat(os.path.join(dirpath, name)).st_mtime)
+            except OSError:
+                pass
+    attempt.update(wall_s=round(last - start, 3), wall_estimated=True)
 
 
 class CampaignStore:
@@ -109,6 +145,10 @@ class CampaignStore:
         if self.task_record(task_id) is None:
             raise InputError(f"task {task_id} has not finished: there is nothing to re-analyse "
                              "(run the campaign to finish it)", final)
+        if (final / RESTORED_NAME).exists():
+            raise InputError(f"task {task_id} was restored from committed results, which hold "
+                             "no trajectory: its analyses cannot be redone here (run it again "
+                             "in another output directory to re-analyse it)", final)
         if work.exists():
             raise MdargyError(f"cannot re-analyse {task_id}: {work} exists as well as {final}; "
                               "move one of them away")
@@ -162,7 +202,8 @@ class CampaignStore:
             if rec is not None:
                 if rec.get("fingerprint") == t.fingerprint:
                     entry.update(status="done", wall_s=rec.get("wall_s"), error=None,
-                                 finished_utc=rec.get("finished_utc"))
+                                 finished_utc=rec.get("finished_utc"),
+                                 restored=(final / RESTORED_NAME).exists())
                 else:
                     entry.update(status="stale", error=(
                         f"finished with other inputs (fingerprint {str(rec.get('fingerprint'))[:12]}"
@@ -223,8 +264,11 @@ class CampaignStore:
         work.mkdir(parents=True, exist_ok=True)
         rec = _read_json(work / "task.json") or {}
         history = rec.get("attempts", [])
+        if history and history[-1].get("wall_s") is None:
+            _estimate_wall(history[-1], work)
+        ranks = (provenance.get("inputs") or {}).get("ranks")
         history.append({"attempt": len(history) + 1, "started_utc": utc_now(), "host": socket.gethostname(),
-                        "pid": os.getpid()})
+                        "pid": os.getpid(), "ranks": ranks})
         atomic_write_json(work / "task.json", {
             "task": task.to_dict(), "id": task.id, "status": "running", "fingerprint": task.fingerprint,
             "attempts": history, "provenance": provenance})
@@ -236,6 +280,7 @@ class CampaignStore:
         if final.exists():
             raise MdargyError(f"{final} already exists; refusing to overwrite a finished task")
         rec = _read_json(work / "task.json") or {}
+        _end_attempt(rec, wall_s)
         rec.update(status="done", id=task.id, task=task.to_dict(), fingerprint=task.fingerprint,
                    outputs=outputs, wall_s=wall_s, finished_utc=utc_now())
         atomic_write_json(work / "task.json", rec)
@@ -243,12 +288,15 @@ class CampaignStore:
         os.replace(work, final)
         return final
 
-    def record_failure(self, task_id: str, error: str, tb: str | None) -> None:
+    def record_failure(self, task_id: str, error: str, tb: str | None,
+                       wall_s: float | None = None) -> None:
         """Keep the error of a failed task in its work directory (the checkpoints stay)."""
         work = self.work_path(task_id)
         if work.exists():
             atomic_write_text(work / "error.txt", f"{utc_now()}\n{error}\n\n{tb or ''}")
             rec = _read_json(work / "task.json") or {}
+            if wall_s is not None:
+                _end_attempt(rec, wall_s)
             rec.update(status="failed", error=error)
             atomic_write_json(work / "task.json", rec)
 

@@ -4,18 +4,24 @@
     mpirun -np N mdargy campaign run FILE --ranks-per-task k
     mdargy campaign status FILE [--check]
     mdargy campaign report FILE
+    mdargy campaign export FILE [DEST]           small results of finished tasks, to commit
+    mdargy campaign restore FILE [--from DEST]   copy committed finished tasks in, run nothing
     mdargy campaign slurm  FILE --nodes 2 --tasks-per-node 64 --time 24:00:00 [-o job.sh]
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 from mdargy.campaign.adapters import driver_config, validate_tasks
+from mdargy.campaign.committed import MAX_FILE_BYTES, export_committed
 from mdargy.campaign.progress import format_duration
 from mdargy.campaign.report import build_report
-from mdargy.campaign.runner import run_campaign
+from mdargy.campaign.runner import restore_campaign, run_campaign
 from mdargy.campaign.schema import load_campaign
 from mdargy.campaign.slurm import slurm_script
 from mdargy.campaign.store import CampaignStore
@@ -62,7 +68,30 @@ def add_parser(sub):
     q.add_argument("--stop-after", type=float, default=None, metavar="SECONDS",
                    help="start no new task after this many seconds (batch wall-time limits)")
     q.add_argument("--quiet", "-q", action="store_true", help="print only errors")
+    q.add_argument("--from", dest="committed", default=None, metavar="DIR",
+                   help="folder of committed results (`campaign export`; default [campaign] "
+                   "committed): finished tasks found there with the same inputs are restored, "
+                   "not rerun")
     q.set_defaults(func=run_run)
+
+    q = csub.add_parser("export", help="copy the small results of the finished tasks (task.json, "
+                        "JSON/CSV) into a folder to commit, with a manifest")
+    common(q)
+    q.add_argument("dest", nargs="?", default=None,
+                   help="destination folder (default: [campaign] committed of the file)")
+    q.add_argument("--max-mb", type=float, default=MAX_FILE_BYTES / 1e6, metavar="MB",
+                   help="largest file exported, MB (default %(default)g)")
+    q.add_argument("--replace", action="store_true",
+                   help="replace committed files that differ from the finished tasks' (after "
+                   "--reanalyse); without it such a file stops the export")
+    q.set_defaults(func=run_export)
+
+    q = csub.add_parser("restore", help="copy committed finished tasks into the output folder "
+                        "and write its index; runs nothing")
+    common(q)
+    q.add_argument("--from", dest="committed", default=None, metavar="DIR",
+                   help="folder of committed results (default: [campaign] committed)")
+    q.set_defaults(func=run_restore)
 
     q = csub.add_parser("status", help="print the status of every task")
     common(q)
@@ -129,7 +158,7 @@ def _check_styles(spec, tasks) -> None:
 def run_run(args) -> int:
     summary = run_campaign(args.file, ranks_per_task=args.ranks_per_task, output=args.output,
                            retry_failed=not args.no_retry_failed, stop_after_s=args.stop_after,
-                           reanalyse=tuple(args.reanalyse),
+                           reanalyse=tuple(args.reanalyse), committed=args.committed,
                            quiet=args.quiet)
     if summary.failed and _root():
         for tid, err in summary.failed.items():
@@ -190,6 +219,78 @@ def run_report(args) -> int:
         return 0
     rep = build_report(args.file, output=args.output)
     print(rep.text_summary())
+    return 0
+
+
+def _git_ignored(dest: Path, paths) -> list[str]:
+    """Those of ``paths`` (relative to ``dest``) that git would not commit; [] without git."""
+    if not paths or shutil.which("git") is None:
+        return []
+    try:
+        r = subprocess.run(["git", "-C", str(dest), "check-ignore", "--stdin"],
+                           input="\n".join(paths) + "\n", capture_output=True, text=True,
+                           timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return r.stdout.split() if r.returncode == 0 else []
+
+
+def run_export(args) -> int:
+    if not _root():
+        return 0
+    res = export_committed(args.file, args.dest, output=args.output,
+                           max_bytes=int(args.max_mb * 1e6), replace=args.replace)
+    dest = Path(res.dest)
+    print(f"exported {len(res.exported)} finished task(s) to {dest}: "
+          f"{sum(1 for _ in res.written)} file(s) written, {res.unchanged} unchanged, "
+          f"{res.bytes_exported / 1e6:.2f} MB in all; manifest {res.manifest_path}")
+    for f in res.replaced:
+        print(f"  replaced {f}")
+    for tid, out in res.left_out.items():
+        if out:
+            print(f"  {tid}: left out {len(out)} file(s): {_left_out_line(out)}")
+    for tid, why in res.refused.items():
+        print(f"  NOT exported {tid}: {why}; raise --max-mb", file=sys.stderr)
+    if res.not_finished:
+        print(f"  not finished (nothing to export): {', '.join(res.not_finished)}")
+    rel = [str(Path("tasks") / tid / f) for tid in res.exported
+           for f in json.loads(Path(res.manifest_path).read_text())["tasks"][tid]["files"]]
+    ignored = _git_ignored(dest, [Path(res.manifest_path).name] + rel)
+    if ignored:
+        print(f"warning: git ignores {len(ignored)} of these files (.gitignore), so they would "
+              f"not be committed: {', '.join(ignored[:5])}{' ...' if len(ignored) > 5 else ''}",
+              file=sys.stderr)
+    return 1 if res.refused else 0
+
+
+def _left_out_line(left_out: dict) -> str:
+    """The left-out files of one task on one line, by reason; a checkpoint folder once."""
+    groups: dict[str, list[str]] = {}
+    folders: dict[tuple[str, str], int] = {}
+    for f, why in left_out.items():
+        parts = Path(f).parts
+        if why == "checkpoint" or "superseded" in why:
+            i = next((i for i, p in enumerate(parts[:-1])
+                      if p == "checkpoints" or ".superseded-" in p), len(parts) - 1)
+            key = (why, "/".join(parts[:i + 1]) + "/")
+            folders[key] = folders.get(key, 0) + 1
+        elif "above" in why:
+            groups.setdefault("too large", []).append(f"{f} ({why.split(',')[0]})")
+        else:
+            groups.setdefault(why, []).append(f)
+    for (why, folder), n in folders.items():
+        groups.setdefault(why, []).append(f"{folder} ({n} file{'s' if n > 1 else ''})")
+    return "; ".join(f"{why}: {', '.join(names)}" for why, names in groups.items())
+
+
+def run_restore(args) -> int:
+    if not _root():
+        return 0
+    res = restore_campaign(args.file, output=args.output, committed=args.committed)
+    print(f"restored {len(res.restored)} finished task(s) from {res.source}"
+          + (f": {', '.join(res.restored)}" if res.restored else ""))
+    for tid, why in res.rejected.items():
+        print(f"  committed result of {tid} not used: {why}")
     return 0
 
 
