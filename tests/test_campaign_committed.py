@@ -12,7 +12,6 @@ attempt times.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -142,8 +141,8 @@ def synthetic_task(spec, task, workdir, comm, calls=None):
         out["gk"] = "gk.json"
     if task.params.get("lattice"):
         lat = LatticeResult.from_json(LATTICE_DIR / "lattice.json")
-        # that file has no coarse-mesh check (mesh_change null), which the report needs
-        dataclasses.replace(lat, mesh_change=0.01).to_json(work / "lattice.json")
+        # that file has no coarse-mesh check (mesh_change null): the report must take it
+        lat.to_json(work / "lattice.json")
         WignerResult.from_json(LATTICE_DIR / "wigner.json").to_json(work / "lattice" / "wigner.json")
         _big(work / "lattice" / "fc3.hdf5")
         out["lattice"] = "lattice.json"
@@ -185,6 +184,10 @@ def test_export_then_restore_reproduces_the_report_without_running(tmp_path):
     tables1 = _tables(Path(rep1.directory))
     assert {"kappa_L.csv", "kappa_inf.csv", "diffusion.csv", "dos_T500K.csv", "kappa_gk.csv",
             "kappa_wigner.csv", "ionic.csv", "cost.csv"} <= set(tables1)
+    # a Wigner result without a coarse-mesh check is reported as such, not as a crash or "nan%"
+    summary = (Path(rep1.directory) / "summary.md").read_text()
+    assert "not computed" in summary and "nan%" not in summary
+    assert any("mesh convergence is unknown" in w for w in rep1.warnings)
 
     res = export_committed(path, output=out)
     dest = tmp_path / "committed"  # [campaign] committed, relative to the campaign file

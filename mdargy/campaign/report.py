@@ -160,7 +160,7 @@ class Report:
             lines.append(f"kappa_Wigner({format_T(row['T_K'])} K) = kappa_p {row['kappa_p_W_mK']:.3g}"
                          f" + kappa_c {row['kappa_c_W_mK']:.3g} = {row['kappa_total_W_mK']:.3g} "
                          f"W/(m K)  [mesh {'x'.join(map(str, row['mesh']))}, change from the "
-                         f"coarser mesh {row['mesh_change']:.1%}]")
+                         f"coarser mesh {_pct(row['mesh_change'])}]")
         for row in self.ionic:
             if row["sigma_S_cm"] is not None and math.isfinite(row["sigma_S_cm"]):
                 lines.append(f"sigma_ion({format_T(row['T_K'])} K) = {row['sigma_S_cm']:.3g} ± "
@@ -204,6 +204,11 @@ def _finished(store: CampaignStore, tasks) -> tuple[dict, list]:
 def _finished_emd(tasks, done: dict, analysis: str):
     """The finished EMD tasks that asked for ``analysis`` (msd, dos, gk, lattice, ionic)."""
     return [t for t in tasks if t.kind == "emd" and t.id in done and t.params.get(analysis)]
+
+
+def _pct(x) -> str:
+    """A fraction as a percentage, or "not computed" for None/NaN."""
+    return f"{x:.1%}" if x is not None and math.isfinite(x) else "not computed"
 
 
 def _fmt(x, digits=4):
@@ -330,18 +335,23 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
                             f"{done[t.id]['outputs'].get('lattice_refused', 'not computed')}")
             continue
         lat = LatticeResult.from_json(tdir / done[t.id]["outputs"]["lattice"])
+        # no coarser mesh computed: NaN, stored as null in JSON
+        mesh_change = float("nan") if lat.mesh_change is None else float(lat.mesh_change)
         ldir = tdir / "lattice"
         row = {"T_K": t.T_K, "kappa_p_W_mK": lat.kappa_p_W_mK, "kappa_c_W_mK": lat.kappa_c_W_mK,
                "kappa_total_W_mK": lat.kappa_total_W_mK, "mesh": list(lat.mesh),
-               "mesh_change": lat.mesh_change, "classical": lat.classical,
+               "mesh_change": mesh_change, "classical": lat.classical,
                "fit_rmse_eV_A": lat.fit_rmse_eV_A, "fit_r2": lat.fit_r2,
                "fit_cv_rmse_eV_A": lat.fit_cv_rmse_eV_A, "n_snapshots": lat.n_snapshots,
                "n_imaginary_modes": lat.n_imaginary_modes, "min_freq_THz": lat.min_freq_THz,
                "task": t.id}
         kappa_wigner.append(row)
-        if abs(lat.mesh_change) > 0.05:
+        if math.isfinite(mesh_change) and abs(mesh_change) > 0.05:
             warnings.append(f"Wigner kappa at {format_T(t.T_K)} K changes by "
-                            f"{lat.mesh_change:.0%} from the coarser q-mesh: not converged")
+                            f"{mesh_change:.0%} from the coarser q-mesh: not converged")
+        elif not math.isfinite(mesh_change):
+            warnings.append(f"Wigner kappa at {format_T(t.T_K)} K: no coarser q-mesh computed, "
+                            "so its mesh convergence is unknown")
         if lat.n_imaginary_modes:
             warnings.append(f"phonons at {format_T(t.T_K)} K: {lat.n_imaginary_modes} imaginary "
                             f"mode(s), lowest {lat.min_freq_THz:.3g} THz")
@@ -672,7 +682,7 @@ def _summary_markdown(spec: CampaignSpec, rep: Report, index: dict) -> str:
                             "imaginary modes"],
                            [[format_T(r["T_K"]), _fmt(r["kappa_p_W_mK"], 3),
                              _fmt(r["kappa_c_W_mK"], 3), _fmt(r["kappa_total_W_mK"], 3),
-                             "×".join(map(str, r["mesh"])), f"{r['mesh_change']:.1%}",
+                             "×".join(map(str, r["mesh"])), _pct(r["mesh_change"]),
                              _fmt(r["fit_rmse_eV_A"], 3), _fmt(r["fit_r2"], 4),
                              r["n_imaginary_modes"]] for r in rep.kappa_wigner]))
         L.append("")
