@@ -107,3 +107,18 @@ def test_fit_from_a_random_start_lowers_the_loss_by_orders_of_magnitude(tmp_path
     prob = lm_fit.LMProblem(frames, _mtp_data(tmp_path, 6, seed=5), weights=(1.0, 0.01, 0.001))
     res = lm_fit.levenberg_marquardt(prob, max_iter=60, tol=1e-12)
     assert res["loss_end"] < 1e-4 * res["loss_start"]
+
+
+def test_frame_weights_equal_repetition(tmp_path):
+    truth = _mtp_data(tmp_path, 6, seed=1)
+    a, b = _label(_configs(2, seed=4), truth)
+    rep = lm_fit.LMProblem([a, b, b, b], _mtp_data(tmp_path, 6, seed=2))
+    wtd = lm_fit.LMProblem([a, b], _mtp_data(tmp_path, 6, seed=2), frame_weights=[1, 3])
+    uni = lm_fit.LMProblem([a, b], _mtp_data(tmp_path, 6, seed=2))
+    (l1, A1, g1), (l2, A2, g2) = rep.normal_equations(), wtd.normal_equations()
+    assert l2 == pytest.approx(l1, rel=1e-12)
+    np.testing.assert_allclose(A2, A1, rtol=1e-10, atol=1e-14 * np.abs(A1).max())
+    np.testing.assert_allclose(g2, g1, rtol=1e-10, atol=1e-14 * np.abs(g1).max())
+    assert uni.normal_equations()[0] != pytest.approx(l1, rel=1e-3)  # the weight matters
+    with pytest.raises(ValueError, match="positive"):
+        lm_fit.LMProblem([a, b], _mtp_data(tmp_path, 6, seed=2), frame_weights=[1, 0])

@@ -84,13 +84,15 @@ def test_training_set_repeats_dft_frames_and_never_holds_out():
     dft = [_frame(i, 4, rng, -784.9) for i in train_ids if i in labelled]
     assert [a.info["frame_id"] for a in dft] == ["p213_100K_00", "p213_200K_00", "p213_400K_00",
                                                  "f43m_550K_00", "p213_200K_01"]
-    ts = refit_dft.training_set(base, dft, 7)
-    assert len(ts) == 5 + 5 * 7
-    n = Counter(a.info["frame_id"] for a in ts)
+    ts, w = refit_dft.training_set(base, dft, 7)
+    assert len(ts) == len(w) == 5 + 5 and sum(w) == 5 + 5 * 7
+    n = Counter()
+    for a, wk in zip(ts, w):
+        n[a.info["frame_id"]] += wk
     assert all(n[a.info["frame_id"]] == 7 for a in dft)
     assert all(n[a.info["frame_id"]] == 1 for a in base)
     assert not set(n) & set(held_ids)
-    assert refit_dft.training_set(base, dft, 1)[5:] == dft
+    assert refit_dft.training_set(base, dft, 1)[0][5:] == dft
 
 
 def test_composition_check():

@@ -29,9 +29,10 @@ with ``E_ref`` the SevenNet-0 label of the same frame (``--offset-ref sevennet``
 training set's own zero) or the shipped MTP (``--offset-ref mtp``); it is subtracted from every
 DFT energy. Forces and stresses are unchanged. Both offsets are recorded.
 
-**Weighting.** The DFT training frames are repeated ``--dft-weight`` times (motep's loss and
-:class:`mdargy.potentials.mtp.fit.LMProblem` weigh every configuration alike, so a frame
-repeated N times weighs N times; this costs N times its share of every iteration).
+**Weighting.** Every DFT training frame has weight ``--dft-weight`` (N): motep's linear
+least-squares start sees it repeated N times, the Levenberg–Marquardt iterations scale its
+residuals by sqrt(N) (:class:`mdargy.potentials.mtp.fit.LMProblem` ``frame_weights``: the same
+loss as N copies, at the cost of one).
 
 **Evaluation** (``compare_labels.compare``; evaluated in LAMMPS): shipped and refitted MTP,
 and the SevenNet-0 labels, against the held-out PBEsol frames (energy RMSE after removing the
@@ -171,9 +172,12 @@ def shifted(at, offset_eV_atom: float):
     return out
 
 
-def training_set(base, dft_frames, weight: int) -> list:
-    """``base`` followed by every DFT frame ``weight`` times (repetition = loss weight)."""
-    return list(base) + [at for at in dft_frames for _ in range(int(weight))]
+def training_set(base, dft_frames, weight: int) -> tuple[list, list]:
+    """The training frames, ``base`` then the DFT frames, and their loss weights (1 for
+    ``base``, ``weight`` for every DFT frame)."""
+    if int(weight) != weight or weight < 1:
+        raise InputError(f"--dft-weight must be a positive integer, got {weight}")
+    return list(base) + list(dft_frames), [1] * len(base) + [int(weight)] * len(dft_frames)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,7 +283,7 @@ def main(argv=None) -> int:
     base = [at for at in common.read_frames(a.training) if at.info.get("split") == "train"]
     if not base:
         raise InputError("no frames with split == train", a.training)
-    train_frames = training_set(base, dft_train, a.dft_weight)
+    train_frames, frame_weights = training_set(base, dft_train, a.dft_weight)
     old = common.read_json(a.out / "refit.json", {})
     split_rec = {"rule": f"MD frame i (file order of {a.frames.name}) held out when "
                          f"i % {a.holdout_every} == {a.holdout_every - 1}; all E(a) frames train",
@@ -300,17 +304,18 @@ def main(argv=None) -> int:
     else:
         write(a.out / "dft_train.extxyz", dft_train, format="extxyz")
         n_atoms = sum(len(at) for at in train_frames)
-        print(f"refitting {a.init} on {len(base)} SevenNet-0 + {len(dft_train)} DFT × "
-              f"{a.dft_weight} = {len(train_frames)} configurations ({n_atoms} atoms), "
+        print(f"refitting {a.init} on {len(base)} SevenNet-0 + {len(dft_train)} DFT "
+              f"configurations of weight {a.dft_weight} ({n_atoms} atoms), "
               f"LM maxiter {a.maxiter} ...", flush=True)
         fit_rec = {}
         t0 = time.time()
         train.fit(train_frames, out_mtp, maxiter=a.maxiter, weights=tuple(a.weights),
                   init=a.init, seed=a.seed, optimizer="lm", time_limit_s=a.time_limit,
-                  record=fit_rec)
+                  record=fit_rec, frame_weights=frame_weights)
         fit_rec["seconds"] = time.time() - t0
         fit_rec["settings"] = {k: str(val) for k, val in vars(a).items()}
         fit_rec["n_configurations"] = len(train_frames)
+        fit_rec["n_configurations_weighted"] = int(sum(frame_weights))
         fit_rec["n_atoms"] = n_atoms
         lm = fit_rec.get("levenberg_marquardt")
         if lm:

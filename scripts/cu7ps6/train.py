@@ -72,8 +72,14 @@ def _copy_labelled(atoms):
 def fit(train_frames, out_mtp: Path, level=12, min_dist=1.6, cutoff=5.0, radial_size=8,
         maxiter=1000, weights=(1.0, 0.01, 0.001), init: Path | None = None, seed=11,
         optimizer: str = "lm",
-        time_limit_s: float | None = None, record: dict | None = None) -> Path:
-    """Fit an MTP to ``train_frames`` and write it (MLIP layout) to ``out_mtp``."""
+        time_limit_s: float | None = None, record: dict | None = None,
+        frame_weights=None) -> Path:
+    """Fit an MTP to ``train_frames`` and write it (MLIP layout) to ``out_mtp``.
+
+    ``frame_weights`` (positive integers, one per frame; default 1) weigh configurations: motep's
+    linear least-squares step sees each frame repeated that many times, the Levenberg–Marquardt
+    step scales its residuals instead (the same loss at the cost of one copy).
+    """
     from motep.io.mlip.mtp import read_mtp as motep_read
     from motep.io.mlip.mtp import write_mtp as motep_write
     from motep.train.trainer import Trainer
@@ -102,10 +108,15 @@ def fit(train_frames, out_mtp: Path, level=12, min_dist=1.6, cutoff=5.0, radial_
                            "kwargs": {"method": "L-BFGS-B", "options": {"maxiter": maxiter}}},
                           {"method": "LLS"}]
             loss = {"energy_weight": weights[0], "forces_weight": weights[1], "stress_weight": weights[2]}
+            reps = [1] * len(train_frames) if frame_weights is None else [int(w) for w in frame_weights]
+            if len(reps) != len(train_frames) or min(reps) < 1 or \
+                    any(w != r for w, r in zip(frame_weights or reps, reps)):
+                raise ValueError("frame_weights: one positive integer per training frame")
             Trainer(data, seed=seed, engine="cext", steps=steps, loss=loss).train(
-                [_copy_labelled(a) for a in train_frames])
+                [_copy_labelled(a) for a, r in zip(train_frames, reps) for _ in range(r)])
             if optimizer == "lm" and maxiter > 0:
-                problem = LMProblem(list(train_frames), data, weights=tuple(weights))
+                problem = LMProblem(list(train_frames), data, weights=tuple(weights),
+                                    frame_weights=reps)
 
                 def progress(it, value, lam):
                     if problem.comm.rank == 0:

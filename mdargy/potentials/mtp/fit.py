@@ -48,16 +48,26 @@ class LMProblem:
         motep's loss weights of energies, forces and stresses.
     comm : mpi4py communicator, optional
         Configurations are shared out over its ranks (default COMM_WORLD).
+    frame_weights : sequence of float, optional
+        A weight per configuration (default 1 each). A configuration of weight w counts as w
+        copies of it: its residuals are scaled by sqrt(w) and the loss is normalised by the sum
+        of the weights, so the loss equals that of the set with each frame repeated w times,
+        at the cost of one copy.
     """
 
-    def __init__(self, images, mtp_data, weights=(1.0, 0.01, 0.001), comm=None):
+    def __init__(self, images, mtp_data, weights=(1.0, 0.01, 0.001), comm=None,
+                 frame_weights=None):
         from ase.stress import voigt_6_to_full_3x3_stress
         from motep.calculator import MTP
 
         self.comm = get_comm(comm)
         self.data = mtp_data
         self.data.optimized = ["species_coeffs", "moment_coeffs", "radial_coeffs"]
-        self.n_total = len(images)
+        fw = np.ones(len(images)) if frame_weights is None else np.asarray(frame_weights, float)
+        if fw.shape != (len(images),) or not np.all(np.isfinite(fw)) or np.any(fw <= 0):
+            raise ValueError(f"frame_weights: need {len(images)} positive finite weights, got "
+                             f"shape {fw.shape}")
+        self.n_total = float(fw.sum())
         self.w = weights
         self.items = []
         for k in range(self.comm.rank, len(images), self.comm.size):
@@ -70,7 +80,7 @@ class LMProblem:
             ref = getattr(src.calc, "targets", None) or src.calc.results
             s_ref = ref.get("stress")
             self.items.append(dict(
-                atoms=at, n=n, V=at.get_volume(), e=float(ref["energy"]),
+                atoms=at, n=n, V=at.get_volume(), e=float(ref["energy"]), sw=np.sqrt(fw[k]),
                 f=np.array(ref["forces"]),
                 s=None if s_ref is None else voigt_6_to_full_3x3_stress(np.asarray(s_ref))))
 
@@ -106,8 +116,9 @@ class LMProblem:
                 # checked against finite differences
                 js = np.asarray(eng.jac_stress(at).parameters).reshape(len(je), 9).T
                 J.append((wS * V / n) * js)
-        r = np.concatenate(r)
-        return (r, np.vstack(J)) if jac else (r, None)
+        sw = it.get("sw", 1.0)
+        r = sw * np.concatenate(r)
+        return (r, sw * np.vstack(J)) if jac else (r, None)
 
     def normal_equations(self, jac=True):
         """(loss, J^T J, J^T r) summed over all configurations (all ranks)."""
