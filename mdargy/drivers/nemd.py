@@ -181,16 +181,25 @@ def nemd_stage_commands(config: NEMDConfig, xlo: float, geo: dict) -> list[str]:
 
 
 def bath_commands(config: NEMDConfig, step: int, first: bool) -> list[str]:
-    """(Re-)create the Langevin baths for the block starting at ``step``."""
+    """(Re-)create the Langevin baths for the block starting at ``step``.
+
+    ``zero no``: each bath is a full Langevin thermostat, its centre-of-mass motion included.
+    With ``zero yes`` LAMMPS removes the net random force on the bath but keeps the friction on
+    its centre-of-mass velocity, a thermostat at 0 K for those three degrees of freedom: the
+    baths then run at T (N_b - 1)/N_b and drain energy from the bar's long-wavelength motion,
+    so long bars cool and never reach a steady state. With ``zero no`` the bar's total momentum
+    is itself thermostatted by the baths (friction and noise): it fluctuates at the thermal
+    level, ~ sqrt(3 k_B T / M_bar), and does not drift.
+    """
     Th = config.temperature_K + 0.5 * config.delta_T_K
     Tc = config.temperature_K - 0.5 * config.delta_T_K
     damp = config.bath_damp_fs * 1e-3
     lines = [] if first else ["unfix hot", "unfix cold"]
     lines += [
         f"fix hot hot langevin {Th:g} {Th:g} {damp:g} {derived_seed(config.seed, step, 1)} "
-        "tally yes zero yes",
+        "tally yes zero no",
         f"fix cold cold langevin {Tc:g} {Tc:g} {damp:g} {derived_seed(config.seed, step, 2)} "
-        "tally yes zero yes",
+        "tally yes zero no",
     ]
     return lines
 
