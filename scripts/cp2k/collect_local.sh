@@ -25,6 +25,12 @@ done
 if [ ${#cut[@]} -ge 4 ]; then
     $C cutoff "${cut[@]}" --json "$RES/cutoff_convergence.json" | tee "$RES/cutoff_convergence.md"
 fi
+# k-points: frame 0 with 2x2x2 Monkhorst-Pack against its Γ-point label (the reference, last)
+if [ -d "$OUT/pbesol_k222_400Ry/labels" ] && [ -n "$(ls "$OUT/pbesol_k222_400Ry/labels")" ]; then
+    $L collect "$FRAMES" "$OUT/pbesol_k222_400Ry" "$RES/kpoints_222_56.extxyz.gz"
+    $C cutoff --labels "k 2x2x2=$OUT/pbesol_k222_400Ry" --labels "Gamma=$OUT/pbesol_400Ry" \
+        --json "$RES/kpoints_check.json" | tee "$RES/kpoints_check.md"
+fi
 args=(--dft "$RES/pbesol_400Ry_56.extxyz.gz" --mtp "$ROOT/inputs/potentials/Cu7PS6.mtp")
 [ -f "$RES/sevennet_56.extxyz.gz" ] && args+=(--labels "SevenNet-0=$RES/sevennet_56.extxyz.gz")
 $C models "${args[@]}" --json "$RES/compare_pbesol_56.json" | tee "$RES/compare_pbesol_56.md"

@@ -193,14 +193,14 @@ def cmd_cutoff(a) -> int:
     if a.json:
         atomic_write_json(a.json, {"reference": ref_name, "rows": rows})
     print(f"differences from {ref_name}\n"
-          "| cutoff / rel_cutoff (Ry) | frame | ΔE (meV/atom) "
+          "| setting: cutoff / rel_cutoff (Ry) | frame | ΔE (meV/atom) "
           "| ΔF RMS all / Cu / P / S (eV/Å) | ΔF max (eV/Å) | abs(ΣF) (eV/Å) "
           "| Δσ max (GPa) | ΔP (GPa) | P (GPa) | SCF steps |\n"
           "|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         dfs = " / ".join(f"{r.get('dF_rms_eV_A' + k, float('nan')):.4f}"
                          for k in ("", "_Cu", "_P", "_S"))
-        print(f"| {r['cutoff_Ry']:.0f} / {r['rel_cutoff_Ry']:.0f} | {r['frame_id']} | "
+        print(f"| {r['setting']}: {r['cutoff_Ry']:.0f} / {r['rel_cutoff_Ry']:.0f} | {r['frame_id']} | "
               f"{r['dE_meV_atom']:+.3f} | {dfs} | {r['dF_max_eV_A']:.3f} | "
               f"{r['net_force_eV_A']:.3f} | {r['dstress_max_GPa']:.3f} | {r['dP_GPa']:+.3f} | "
               f"{r['P_GPa']:+.3f} | {r['scf_steps']} |")
