@@ -163,10 +163,11 @@ def cmd_cutoff(a) -> int:
     names = list(sets)
     ref_name = names[-1]
     top = sets[ref_name]
+    common = set.intersection(*(set(v) for v in sets.values()))  # frames of every setting
     rows = []
     for name in names:
         for fid, at in sets[name].items():
-            if fid not in top:
+            if fid not in common:
                 continue
             e0, f0, s0 = efs(top[fid])
             e1, f1, s1 = efs(at)

@@ -106,7 +106,7 @@ def parse(argv=None):
                    help="hold out frame i (file order) when i %% N == N-1")
     p.add_argument("--offset-ref", choices=("sevennet", "mtp"), default="sevennet",
                    help="energy reference of the DFT offset: SevenNet-0 labels or the --init MTP")
-    p.add_argument("--dft-weight", type=int, default=10, help="repetitions of each DFT frame")
+    p.add_argument("--dft-weight", type=int, default=10, help="loss weight of each DFT training frame (an integer: N copies)")
     p.add_argument("--maxiter", type=int, default=30, help="Levenberg–Marquardt iterations")
     p.add_argument("--time-limit", type=float, default=None,
                    help="stop LM after the iteration that passes this many seconds")
