@@ -54,6 +54,19 @@ def _setup(tmp_path, sigma=2.3, n=4):
     return cfg, frames, tmp_path / "out"
 
 
+def _count_labelled(monkeypatch) -> list:
+    """The frame ids the ASE labeler is called on, from now on, in order."""
+    calls = []
+    real = labelers.ASELabeler.__call__
+
+    def counting(self, atoms, workdir):
+        calls.append(atoms.info["frame_id"])
+        return real(self, atoms, workdir)
+
+    monkeypatch.setattr(labelers.ASELabeler, "__call__", counting)
+    return calls
+
+
 # ------------------------------------------------------------------ configuration
 
 
@@ -147,14 +160,7 @@ def test_resume_labels_only_what_is_missing(tmp_path, capsys, monkeypatch):
     assert label.main(["label", str(cfg), str(frames), str(out), "--max-frames", "2"]) == 0
     assert len(list((out / "labels").glob("*.extxyz"))) == 2
     first = (out / "labels" / "cu_00.extxyz").read_bytes()
-    calls = []
-    real = labelers.ASELabeler.__call__
-
-    def counting(self, atoms, workdir):
-        calls.append(atoms.info["frame_id"])
-        return real(self, atoms, workdir)
-
-    monkeypatch.setattr(labelers.ASELabeler, "__call__", counting)
+    calls = _count_labelled(monkeypatch)
     capsys.readouterr()
     assert label.main(["label", str(cfg), str(frames), str(out)]) == 0
     assert calls == ["cu_02", "cu_03"]
@@ -220,14 +226,7 @@ def test_restore_resumes_from_collected_labels(tmp_path, capsys, monkeypatch):
     fresh = tmp_path / "fresh"
     assert label.main(["restore", str(cfg), str(frames), str(dest), str(fresh)]) == 0
     assert sorted(p.stem for p in (fresh / "labels").glob("*.extxyz")) == ["cu_00", "cu_02"]
-    calls = []
-    real = labelers.ASELabeler.__call__
-
-    def counting(self, atoms, workdir):
-        calls.append(atoms.info["frame_id"])
-        return real(self, atoms, workdir)
-
-    monkeypatch.setattr(labelers.ASELabeler, "__call__", counting)
+    calls = _count_labelled(monkeypatch)
     assert label.main(["label", str(cfg), str(frames), str(fresh)]) == 0
     assert calls == ["cu_01", "cu_03"]  # the restored ones are not redone
     again = read(fresh / "labels" / "cu_00.extxyz")
