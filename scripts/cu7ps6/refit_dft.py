@@ -299,7 +299,8 @@ def main(argv=None) -> int:
             print(f"  note: that fit used {len(used)} MD + "
                   f"{len(old['split'].get('train_ea_labelled', []))} E(a) DFT frames; "
                   f"{len(train_ids)} + {len(ea)} are labelled now (--force refits)")
-        split_rec = old.get("split", split_rec)
+        # the training frames are those of the fit; the held-out ones are all labelled now
+        split_rec = dict(old.get("split", split_rec), held_out_md_labelled=held_ids)
         offset = old.get("energy_offset_eV_atom", offset)
     else:
         write(a.out / "dft_train.extxyz", dft_train, format="extxyz")
