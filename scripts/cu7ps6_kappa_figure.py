@@ -37,9 +37,13 @@ def _rows(path, k="kappa_W_mK", e="kappa_err_W_mK"):
 def main() -> int:
     camp = RES / "campaigns"
     series = {}
-    nemd = (_rows(camp / "100K_methods" / "kappa_inf.csv", "kappa_inf_W_mK", "kappa_inf_err_W_mK")
-            + _rows(camp / "nemd_T" / "kappa_inf.csv", "kappa_inf_W_mK", "kappa_inf_err_W_mK")
-            + _rows(RES / "demo" / "kappa_inf.csv", "kappa_inf_W_mK", "kappa_inf_err_W_mK"))
+    nemd, invalid = [], []
+    for f in (camp / "100K_methods" / "kappa_inf.csv", camp / "nemd_T" / "kappa_inf.csv",
+              RES / "demo" / "kappa_inf.csv"):
+        for r in (_csv(f) if f.exists() else []):
+            row = (float(r["T_K"]), float(r["kappa_inf_W_mK"]), float(r["kappa_inf_err_W_mK"]))
+            # κ falling with L (A < 0) is not the 1/κ = 1/κ∞ + A/L law: no κ∞ to draw
+            (invalid if float(r.get("A_AmK_W", 1.0)) < 0 else nemd).append(row)
     series["NEMD κ∞ (1×1-cell bars, 58–117 Å)"] = nemd
     longest = []
     for f in (camp / "100K_methods" / "kappa_L.csv", camp / "nemd_T" / "kappa_L.csv",
@@ -67,9 +71,15 @@ def main() -> int:
     top = 1.2
     clipped = [f"{T:.0f} K: {k:.2g} ± {e:.2g}" for T, k, e in nemd if k + e > top]
     ax.set_ylim(0.0, top)
+    notes = []
     if clipped:
-        ax.text(0.99, 0.02, "NEMD κ∞ beyond the axis: " + "; ".join(clipped), ha="right",
-                va="bottom", transform=ax.transAxes, fontsize=7)
+        notes.append("NEMD κ∞ beyond the axis: " + "; ".join(clipped))
+    if invalid:
+        notes.append("no NEMD κ∞ (κ falls with L) at " + ", ".join(f"{T:.0f}" for T, _, _ in invalid)
+                     + " K")
+    if notes:
+        ax.text(0.99, 0.02, "\n".join(notes), ha="right", va="bottom", transform=ax.transAxes,
+                fontsize=7)
     fig.savefig(out, dpi=150)
     print(f"wrote {out}")
     return 0
