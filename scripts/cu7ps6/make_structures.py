@@ -21,6 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402,F401  (puts the repository on sys.path)
 
 from mdargy.errors import InputError  # noqa: E402
+from mdargy.io.atomic import atomic_write_text  # noqa: E402
+from mdargy.structures import cu7ps6 as c  # noqa: E402
+from mdargy.structures.builders import write_cif  # noqa: E402
 
 
 def main(argv=None):
@@ -31,9 +34,6 @@ def main(argv=None):
                    help="supercell of the random placement (default 1 1 1: the 56-atom cell)")
     p.add_argument("--force", action="store_true")
     args = p.parse_args(argv)
-    from mdargy.io.atomic import atomic_write_text
-    from mdargy.structures import cu7ps6 as c
-    from mdargy.structures.builders import write_cif
 
     avg = args.out / "Cu7PS6_F-43m_average.cif"
     cells = tuple(args.cells)

@@ -35,6 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 from mdargy.potentials.mtp.fit import LMProblem, levenberg_marquardt  # noqa: E402
+from mdargy.potentials.mtp.mtpfile import read_mtp, write_mtp  # noqa: E402
+from mdargy.potentials.mtp.templates import make_template  # noqa: E402
 
 
 def parse(argv=None):
@@ -84,8 +86,6 @@ def fit(train_frames, out_mtp: Path, level=12, min_dist=1.6, cutoff=5.0, radial_
     from motep.io.mlip.mtp import write_mtp as motep_write
     from motep.train.trainer import Trainer
 
-    from mdargy.potentials.mtp.mtpfile import read_mtp, write_mtp
-    from mdargy.potentials.mtp.templates import make_template
 
     logging.getLogger("motep").setLevel(int(os.environ.get("MOTEP_LOGLEVEL", logging.WARNING)))
     out_mtp = Path(out_mtp).resolve()

@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 from mdargy.io.runmeta import run_trajectory  # noqa: E402
+from mdargy.io.trajectory import load_trajectory  # noqa: E402
 
 CASES = (("p213", 300.0, "cu7ps6_emd_300K.toml"), ("f43m", 550.0, "cu7ps6_emd_550K.toml"))
 PAPER = {"D_Cu_550K_cm2_s": 5.5e-5, "Cu_modes_below_meV": 15.0}
@@ -136,8 +137,6 @@ def main(argv=None):
                                     zip(msd["msd"]["species"], msd["msd"]["msd_A2"])},
                 "dos": dos_shares(dos), "seconds": None}
         if calc_lab is not None:
-            from mdargy.io.trajectory import load_trajectory
-
             traj = load_trajectory(run_trajectory(run))  # NVE: the box is the final one
             n = len(traj.positions)
             picks = np.linspace(n // 5, n - 1, args.n_label).astype(int)
