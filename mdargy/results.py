@@ -79,6 +79,8 @@ class Result:
                 v = np.asarray(v, dtype=float)
             elif isinstance(v, list) and "tuple" in ftype:
                 v = tuple(v)
+            elif v is None and names[k].type in (float, "float"):
+                v = float("nan")  # to_jsonable writes NaN as null
             kwargs[k] = v
         return cls(**kwargs)
 

@@ -335,8 +335,7 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
                             f"{done[t.id]['outputs'].get('lattice_refused', 'not computed')}")
             continue
         lat = LatticeResult.from_json(tdir / done[t.id]["outputs"]["lattice"])
-        # no coarser mesh computed: NaN, stored as null in JSON
-        mesh_change = float("nan") if lat.mesh_change is None else float(lat.mesh_change)
+        mesh_change = lat.mesh_change  # NaN when no coarser mesh was computed
         ldir = tdir / "lattice"
         row = {"T_K": t.T_K, "kappa_p_W_mK": lat.kappa_p_W_mK, "kappa_c_W_mK": lat.kappa_c_W_mK,
                "kappa_total_W_mK": lat.kappa_total_W_mK, "mesh": list(lat.mesh),
