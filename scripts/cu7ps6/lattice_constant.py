@@ -40,6 +40,7 @@ from scipy.optimize import curve_fit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import compare_labels  # noqa: E402
 import labelers  # noqa: E402
 
 from mdargy.errors import InputError  # noqa: E402
@@ -76,7 +77,8 @@ def fit_eos(volumes_A3, energies_eV, pressures_eV_A3=None) -> dict:
     se = np.sqrt(np.diag(ce)) if np.all(np.isfinite(ce)) else np.full(4, np.nan)
     out = {"a0_E_A": float(pe[1] ** (1 / 3)), "a0_E_err_A": float(se[1] / (3 * pe[1] ** (2 / 3))),
            "B0_E_GPa": float(pe[2] * GPA), "B0p_E": float(pe[3]),
-           "E_fit_rms_meV_atom": None, "V_range_A3": [float(V.min()), float(V.max())]}
+           "E_fit_rms_eV": float(np.sqrt(np.mean((bm_energy(V, *pe) - E) ** 2))),
+           "V_range_A3": [float(V.min()), float(V.max())]}
     if pressures_eV_A3 is not None:
         P = np.asarray(pressures_eV_A3, float)
         pp, cp = curve_fit(bm_pressure, V, P, p0=(pe[1], pe[2], pe[3]), maxfev=20000)
@@ -89,17 +91,15 @@ def fit_eos(volumes_A3, energies_eV, pressures_eV_A3=None) -> dict:
 
 
 def load_set(src) -> list:
-    p = Path(src)
-    if p.is_dir():
-        frames = [read(f) for f in sorted((p / "labels").glob("*.extxyz"))]
-    elif p.exists():
-        frames = read(p, ":")
-    else:
-        raise InputError("labels not found", p)
-    return sorted(frames, key=lambda at: at.get_volume())
+    """The labelled frames of a label directory or collected extxyz(.gz) file."""
+    if not Path(src).exists():
+        raise InputError("labels not found", src)
+    return list(compare_labels.load_set(src).values())
 
 
 def curve(frames) -> dict:
+    """E(V) and P(V) fits of labelled cubic cells, and the points (by increasing volume)."""
+    frames = sorted(frames, key=lambda at: at.get_volume())
     n = len(frames[0])
     V = [at.get_volume() for at in frames]
     E = [at.get_potential_energy() for at in frames]
@@ -107,21 +107,13 @@ def curve(frames) -> dict:
     if all(at.calc.results.get("stress") is not None for at in frames):
         P = [-float(np.mean(np.asarray(at.get_stress(voigt=True))[:3])) for at in frames]
     fit = fit_eos(V, E, P)
-    i = np.argsort(V)
+    fit["E_fit_rms_meV_atom"] = fit.pop("E_fit_rms_eV") / n * 1e3
     E_rel = (np.asarray(E) - min(E)) / n * 1e3
-    res = (np.asarray(E) - bm_energy(np.asarray(V), *_refit(V, E))) / n * 1e3
-    fit["E_fit_rms_meV_atom"] = float(np.sqrt(np.mean(res ** 2)))
     fit["points"] = [{"a_A": float(np.cbrt(V[k])), "E_rel_meV_atom": float(E_rel[k]),
                       "P_GPa": None if P is None else float(P[k] * GPA),
                       "max_force_eV_A": float(np.abs(frames[k].get_forces()).max())}
-                     for k in i]
+                     for k in range(len(frames))]
     return fit
-
-
-def _refit(V, E):
-    i = int(np.argmin(E))
-    return curve_fit(bm_energy, np.asarray(V), np.asarray(E), p0=(E[i], V[i], 0.5, 4.5),
-                     maxfev=20000)[0]
 
 
 class _EFS(Calculator):
