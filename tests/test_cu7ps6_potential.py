@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mdargy.constants import EV_A3_TO_GPA
+
 ROOT = Path(__file__).resolve().parent.parent
 POT = ROOT / "inputs" / "potentials" / "Cu7PS6.mtp"
 RECORD = ROOT / "inputs" / "potentials" / "Cu7PS6.json"
@@ -46,7 +48,7 @@ def _lammps_errors(frames):
         de.append((r.energy_eV - at.get_potential_energy()) / len(at))
         df.append((r.forces_eV_A - at.get_forces()).ravel())
         ds.append((r.stress_eV_A3 - at.get_stress(voigt=False))[np.triu_indices(3)])
-    to_gpa = 160.21766208
+    to_gpa = EV_A3_TO_GPA
     return {"energy_rmse_meV_atom": 1e3 * float(np.sqrt(np.mean(np.square(de)))),
             "force_rmse_eV_A": float(np.sqrt(np.mean(np.concatenate(df) ** 2))),
             "stress_rmse_GPa_upper": to_gpa * float(np.sqrt(np.mean(np.concatenate(ds) ** 2)))}

@@ -18,9 +18,8 @@ from ase.io import write
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts" / "cu7ps6"))
 import lattice_constant as lc  # noqa: E402
 
+from mdargy.constants import EV_A3_TO_GPA as GPA  # noqa: E402
 from mdargy.errors import InputError  # noqa: E402
-
-GPA = 160.21766208
 
 
 def test_birch_murnaghan_parameters_are_recovered():

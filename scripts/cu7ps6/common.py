@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mdargy.constants import EV_A3_TO_GPA  # noqa: F401  (re-exported for the scripts)
 from mdargy.lammps.runtime import self_comm  # noqa: F401  (re-exported for the scripts)
 
 HERE = Path(__file__).resolve().parent
@@ -24,7 +25,6 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing mdargy
 #: Species order of the potential: MTP species 0, 1, 2 = Cu, P, S (atomic numbers).
 SPECIES = ("Cu", "P", "S")
 SPECIES_Z = (29, 15, 16)
-EV_A3_TO_GPA = 160.21766208
 
 
 def write_json(path, obj) -> None:

@@ -108,10 +108,10 @@ def fit(train_frames, out_mtp: Path, level=12, min_dist=1.6, cutoff=5.0, radial_
                            "kwargs": {"method": "L-BFGS-B", "options": {"maxiter": maxiter}}},
                           {"method": "LLS"}]
             loss = {"energy_weight": weights[0], "forces_weight": weights[1], "stress_weight": weights[2]}
-            reps = [1] * len(train_frames) if frame_weights is None else [int(w) for w in frame_weights]
-            if len(reps) != len(train_frames) or min(reps) < 1 or \
-                    any(w != r for w, r in zip(frame_weights or reps, reps)):
+            reps = [1] * len(train_frames) if frame_weights is None else list(frame_weights)
+            if len(reps) != len(train_frames) or any(int(r) != r or r < 1 for r in reps):
                 raise ValueError("frame_weights: one positive integer per training frame")
+            reps = [int(r) for r in reps]
             Trainer(data, seed=seed, engine="cext", steps=steps, loss=loss).train(
                 [_copy_labelled(a) for a, r in zip(train_frames, reps) for _ in range(r)])
             if optimizer == "lm" and maxiter > 0:

@@ -16,10 +16,11 @@ import csv
 import math
 from pathlib import Path
 
+from mdargy.constants import K_B_EV_K
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = ROOT / "scripts" / "ionic" / "cu7ps6"
 EA_EV = 0.115           # F-43m, 305-679 K (scripts/ionic/README.md)
-KB_EV_K = 8.617333262e-5
 RUNS = [  # name, what, atoms, production ps, directory of diffusion.csv, run directory
     ("shipped", "seed 1, one 56-atom placement repeated 2×2×2", 448, 200,
      HERE / "02-ionic-cu7ps6-550K", None, 553.6391336),
@@ -55,7 +56,7 @@ def main() -> int:
             cu = next(r for r in csv.DictReader(fh) if r["species"] == "Cu")
         T = mean_T(run, res, known)
         D, s = float(cu["D_cm2_s"]), float(cu["D_err_cm2_s"])
-        k = math.exp(EA_EV / KB_EV_K * (1.0 / T - 1.0 / 550.0))
+        k = math.exp(EA_EV / K_B_EV_K * (1.0 / T - 1.0 / 550.0))
         rows.append({"run": name, "cu_arrangement": what, "n_atoms": n, "production_ps": ps,
                      "T_mean_K": round(T, 1), "D_Cu_cm2_s": D, "D_Cu_err_cm2_s": s,
                      "D_Cu_550K_cm2_s": D * k, "D_Cu_550K_err_cm2_s": s * k})

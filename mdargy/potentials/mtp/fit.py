@@ -116,7 +116,7 @@ class LMProblem:
                 # checked against finite differences
                 js = np.asarray(eng.jac_stress(at).parameters).reshape(len(je), 9).T
                 J.append((wS * V / n) * js)
-        sw = it.get("sw", 1.0)
+        sw = it["sw"]
         r = sw * np.concatenate(r)
         return (r, sw * np.vstack(J)) if jac else (r, None)
 
