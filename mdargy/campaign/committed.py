@@ -47,7 +47,7 @@ from pathlib import Path
 import mdargy
 from mdargy.campaign.report import REPORT_INPUT_KEYS
 from mdargy.campaign.schema import CampaignSpec, load_campaign
-from mdargy.campaign.store import RESTORED_NAME, CampaignStore, utc_now
+from mdargy.campaign.store import RESTORED_NAME, CampaignStore, read_json_dict, utc_now
 from mdargy.campaign.tasks import build_tasks
 from mdargy.errors import InputError
 from mdargy.io.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -92,14 +92,6 @@ class RestoreResult:
     rejected: dict = dataclasses.field(default_factory=dict)
 
 
-def _read_json(path: Path) -> dict | None:
-    try:
-        d = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    return d if isinstance(d, dict) else None
-
-
 def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.0f} kB"
 
@@ -126,7 +118,7 @@ def _load_manifest(dest: Path) -> dict | None:
     path = dest / MANIFEST_NAME
     if not path.exists():
         return None
-    m = _read_json(path)
+    m = read_json_dict(path)
     if m is None or m.get("format") != MANIFEST_FORMAT or not isinstance(m.get("tasks"), dict):
         raise InputError(f"not a manifest of committed campaign results (format "
                          f"{MANIFEST_FORMAT})", path)
@@ -191,7 +183,7 @@ def export_committed(campaign, dest=None, output=None, max_bytes: int = MAX_FILE
                 files.append((rel.as_posix(), src, size))
             else:
                 out[rel.as_posix()] = why
-        restored = _read_json(tdir / RESTORED_NAME)
+        restored = read_json_dict(tdir / RESTORED_NAME)
         if restored is not None:
             # a task restored here: what its first export left out is not in this folder
             out = {**restored.get("left_out", {}), **out}
@@ -262,7 +254,7 @@ def _check_committed(t, src: Path, entry: dict | None) -> str | None:
     files = entry.get("files") or {}
     if "task.json" not in files:
         return "the manifest lists no task.json"
-    rec = _read_json(src / "task.json")
+    rec = read_json_dict(src / "task.json")
     if rec is None or rec.get("status") != "done" or rec.get("id") != t.id:
         return "task.json is not the record of a finished task"
     if rec.get("fingerprint") != t.fingerprint:

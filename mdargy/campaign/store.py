@@ -61,11 +61,14 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _read_json(path: Path) -> dict | None:
+def read_json_dict(path) -> dict | None:
+    """The JSON object in ``path``, or None when it is missing, unreadable or not an object
+    (a torn or foreign file counts as absent: the store never trusts it)."""
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, IsADirectoryError):
+        d = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
         return None
+    return d if isinstance(d, dict) else None
 
 
 def _pid_alive(pid) -> bool:
@@ -130,7 +133,7 @@ class CampaignStore:
 
     def task_record(self, task_id: str) -> dict | None:
         """The ``task.json`` of a finished task, or None."""
-        rec = _read_json(self.final_path(task_id) / "task.json")
+        rec = read_json_dict(self.final_path(task_id) / "task.json")
         return rec if rec and rec.get("status") == "done" else None
 
     def reopen(self, task_id: str, stage_dirs: Iterable[str] = ("lattice",)) -> Path:
@@ -160,7 +163,7 @@ class CampaignStore:
         # rename first: killed before the record is rewritten, scan() finds a "done" record in
         # work/ and renames it back (the task stays done)
         os.replace(final, work)
-        rec = _read_json(work / "task.json") or {}
+        rec = read_json_dict(work / "task.json") or {}
         rec.update(status="reopened", reopened_utc=utc_now())
         atomic_write_json(work / "task.json", rec)
         return work
@@ -180,7 +183,7 @@ class CampaignStore:
         Finishes the rename of a task that completed just before a crash, and moves aside work
         directories that belong to other inputs. Returns ``{task_id: status}``.
         """
-        old = _read_json(self.index_path) or {}
+        old = read_json_dict(self.index_path) or {}
         old_tasks = old.get("tasks", {}) if old.get("format") == INDEX_FORMAT else {}
         tasks_out: dict[str, dict] = {}
         for t in tasks:
@@ -194,7 +197,7 @@ class CampaignStore:
             }
             final, work = self.final_path(t.id), self.work_path(t.id)
             rec = self.task_record(t.id)
-            work_rec = _read_json(work / "task.json")
+            work_rec = read_json_dict(work / "task.json")
             if rec is None and work_rec and work_rec.get("status") == "done" and not final.exists():
                 # killed between writing task.json and the rename: finish the rename
                 os.replace(work, final)
@@ -252,7 +255,7 @@ class CampaignStore:
         atomic_write_json(self.index_path, self.index)
 
     def read_index(self) -> dict:
-        idx = _read_json(self.index_path)
+        idx = read_json_dict(self.index_path)
         if not idx or idx.get("format") != INDEX_FORMAT:
             raise InputError("no campaign index here: has the campaign been run?", self.index_path)
         return idx
@@ -262,7 +265,7 @@ class CampaignStore:
         """Create/enter the work directory of ``task`` and record that it is running."""
         work = self.work_path(task.id)
         work.mkdir(parents=True, exist_ok=True)
-        rec = _read_json(work / "task.json") or {}
+        rec = read_json_dict(work / "task.json") or {}
         history = rec.get("attempts", [])
         if history and history[-1].get("wall_s") is None:
             _estimate_wall(history[-1], work)
@@ -279,7 +282,7 @@ class CampaignStore:
         work, final = self.work_path(task.id), self.final_path(task.id)
         if final.exists():
             raise MdargyError(f"{final} already exists; refusing to overwrite a finished task")
-        rec = _read_json(work / "task.json") or {}
+        rec = read_json_dict(work / "task.json") or {}
         _end_attempt(rec, wall_s)
         rec.update(status="done", id=task.id, task=task.to_dict(), fingerprint=task.fingerprint,
                    outputs=outputs, wall_s=wall_s, finished_utc=utc_now())
@@ -294,7 +297,7 @@ class CampaignStore:
         work = self.work_path(task_id)
         if work.exists():
             atomic_write_text(work / "error.txt", f"{utc_now()}\n{error}\n\n{tb or ''}")
-            rec = _read_json(work / "task.json") or {}
+            rec = read_json_dict(work / "task.json") or {}
             if wall_s is not None:
                 _end_attempt(rec, wall_s)
             rec.update(status="failed", error=error)
@@ -303,7 +306,7 @@ class CampaignStore:
     # ---------------------------------------------------------------- lock
     def lock_holder(self, stale_s: float = 60.0) -> dict | None:
         """The record of a live lock holder, or None when the lock is free or stale."""
-        rec = _read_json(self.lock_path)
+        rec = read_json_dict(self.lock_path)
         if rec is None:
             return None
         try:
@@ -349,7 +352,7 @@ class CampaignStore:
 
     def release_lock(self) -> None:
         try:
-            rec = _read_json(self.lock_path)
+            rec = read_json_dict(self.lock_path)
             if rec and rec.get("pid") == os.getpid() and rec.get("host") == socket.gethostname():
                 self.lock_path.unlink()
         except FileNotFoundError:
