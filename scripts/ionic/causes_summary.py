@@ -2,8 +2,9 @@
 """Table of the D_Cu cause tests (run_cu7ps6_causes.sh) beside the shipped 550 K run.
 
 Reads each run's tracer D of Cu (``mdargy msd`` → ``diffusion.csv``, copied to
-``scripts/ionic/cu7ps6/causes/<name>/``) and the mean production temperature of its
-``thermo.csv`` (in ``runs/``; the committed ``T_mean_K.txt`` when ``runs/`` is gone), scales
+``scripts/ionic/cu7ps6/causes/<name>/``) and its mean production temperature: the ``T_K`` of
+``diffusion.csv`` when it has one, else the mean of the run's ``thermo.csv`` (in ``runs/``;
+the committed ``T_mean_K.txt`` when ``runs/`` is gone), scales
 D to 550 K with the Arrhenius energy of the shipped F-43m series (Ea = 0.115 eV, about
 0.4 %/K), and writes ``causes/summary.csv`` and a markdown table.
 
@@ -23,19 +24,19 @@ HERE = ROOT / "scripts" / "ionic" / "cu7ps6"
 EA_EV = 0.115           # F-43m, 305-679 K (scripts/ionic/README.md)
 RUNS = [  # name, what, atoms, production ps, directory of diffusion.csv, run directory
     ("shipped", "seed 1, one 56-atom placement repeated 2×2×2", 448, 200,
-     HERE / "02-ionic-cu7ps6-550K", None, 553.6391336),
+     HERE / "02-ionic-cu7ps6-550K", None),
     ("448seed2", "seed 2, random over the whole 448-atom cell", 448, 200,
-     HERE / "causes" / "448seed2", ROOT / "runs" / "ionic-cu7ps6-550K-448seed2", None),
+     HERE / "causes" / "448seed2", ROOT / "runs" / "ionic-cu7ps6-550K-448seed2"),
     ("448seed3", "seed 3, random over the whole 448-atom cell", 448, 200,
-     HERE / "causes" / "448seed3", ROOT / "runs" / "ionic-cu7ps6-550K-448seed3", None),
+     HERE / "causes" / "448seed3", ROOT / "runs" / "ionic-cu7ps6-550K-448seed3"),
     ("1512seed4", "seed 4, random over the whole 3×3×3 cell", 1512, 100,
-     HERE / "causes" / "1512seed4", ROOT / "runs" / "ionic-cu7ps6-550K-1512seed4", None),
+     HERE / "causes" / "1512seed4", ROOT / "runs" / "ionic-cu7ps6-550K-1512seed4"),
 ]
 
 
-def mean_T(run: Path | None, res: Path, known: float | None) -> float:
-    if known is not None:
-        return known
+def mean_T(run: Path | None, res: Path, row: dict) -> float:
+    if row.get("T_K"):
+        return float(row["T_K"])
     txt = res / "T_mean_K.txt"
     if run is not None and (run / "thermo.csv").exists():
         with open(run / "thermo.csv", newline="") as fh:
@@ -48,13 +49,13 @@ def mean_T(run: Path | None, res: Path, known: float | None) -> float:
 
 def main() -> int:
     rows = []
-    for name, what, n, ps, res, run, known in RUNS:
+    for name, what, n, ps, res, run in RUNS:
         f = res / "diffusion.csv"
         if not f.exists():
             continue
         with open(f, newline="") as fh:
             cu = next(r for r in csv.DictReader(fh) if r["species"] == "Cu")
-        T = mean_T(run, res, known)
+        T = mean_T(run, res, cu)
         D, s = float(cu["D_cm2_s"]), float(cu["D_err_cm2_s"])
         k = math.exp(EA_EV / K_B_EV_K * (1.0 / T - 1.0 / 550.0))
         rows.append({"run": name, "cu_arrangement": what, "n_atoms": n, "production_ps": ps,
