@@ -46,6 +46,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.cp2k import CP2K
 from ase.stress import full_3x3_to_voigt_6_stress
 from ase.units import Rydberg
@@ -373,11 +374,20 @@ class ASELabeler:
                 {"wall_s": time.time() - t0, **self.versions})
 
 
-class MTPCalculatorLammps:
-    """An ASE-style calculator for an MTP evaluated in LAMMPS (mdargy's ``evaluate_atoms``)."""
+class MTPCalculatorLammps(Calculator):
+    """An ASE calculator for an MTP evaluated in LAMMPS (mdargy's ``evaluate_atoms``)."""
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
 
     def __init__(self, mtp, elements, style="mtp"):
+        super().__init__()
         self.mtp, self.elements, self.style = str(mtp), list(elements), style
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        e, f, s = self.efs(self.atoms)
+        self.results = {"energy": float(e), "free_energy": float(e), "forces": np.asarray(f),
+                        "stress": np.asarray(s)}
 
     def efs(self, atoms):
         r = evaluate_atoms(self.mtp, atoms, self.elements, comm=self_comm(), style=self.style)

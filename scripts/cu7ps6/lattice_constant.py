@@ -32,7 +32,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 from ase.optimize import BFGS
@@ -116,26 +115,10 @@ def curve(frames) -> dict:
     return fit
 
 
-class _EFS(Calculator):
-    """An ASE calculator around a labeler's ``efs`` (the MTP in LAMMPS)."""
-
-    implemented_properties = ["energy", "forces", "stress"]
-
-    def __init__(self, efs):
-        super().__init__()
-        self._efs = efs
-
-    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
-        super().calculate(atoms, properties, system_changes)
-        e, f, s = self._efs(self.atoms)
-        self.results = {"energy": float(e), "free_energy": float(e),
-                        "forces": np.asarray(f), "stress": np.asarray(s)}
-
-
 def calculator(cfg):
     lab = labelers.make_labeler(cfg)
     if isinstance(lab, labelers.LammpsLabeler):
-        return _EFS(lab.calc.efs)
+        return lab.calc
     if isinstance(lab, labelers.ASELabeler):
         return lab.calc
     raise InputError(f"relax needs an ML labeler (kind lammps, sevennet or ase:...), not "
