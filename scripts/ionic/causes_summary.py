@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 from pathlib import Path
 
 from mdargy.constants import K_B_EV_K
@@ -61,6 +62,10 @@ def main() -> int:
         rows.append({"run": name, "cu_arrangement": what, "n_atoms": n, "production_ps": ps,
                      "T_mean_K": round(T, 1), "D_Cu_cm2_s": D, "D_Cu_err_cm2_s": s,
                      "D_Cu_550K_cm2_s": D * k, "D_Cu_550K_err_cm2_s": s * k})
+    if not rows:
+        print(f"error: no diffusion.csv of any run under {HERE}: run run_cu7ps6_causes.sh first",
+              file=sys.stderr)
+        return 2
     out = HERE / "causes" / "summary.csv"
     with open(out, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
