@@ -15,8 +15,10 @@ import textwrap
 
 import pytest
 
+from mdargy.analysis.stats import block_average
 from mdargy.campaign.schema import parse_campaign
 from mdargy.errors import InputError
+from mdargy.io.thermo import read_thermo_csv
 
 from _campaigns import campaign_cli, lj_argon_header
 
@@ -58,6 +60,21 @@ def test_bars_at_the_npt_volume(tmp_path):
     # LJ argon expands on heating: a = 5.30 Å (near the 0 K lattice) grows by 1-4 % at 60 K
     assert 1.01 < info["lattice_scale"] < 1.04
     assert abs(info["npt_pressure_bar"]) < 3 * info["npt_pressure_err_bar"] + 50
+    # errors from blocks of the second half of the NPT run (rows are correlated), and the
+    # lattice constant's from the volume's: sigma_a / a = sigma_V / (3 V)
+    th = read_thermo_csv(tdir / "npt" / "thermo.csv", stage="equilibration")
+    vol = th["vol_A3"][len(th["vol_A3"]) // 2:]
+    v_mean, v_err = block_average(vol, info["n_error_blocks"])
+    assert info["volume_per_cell_err_A3"] == pytest.approx(v_err / 8, rel=1e-9)  # 2x2x2 cells
+    assert info["volume_per_cell_A3"] == pytest.approx(vol.mean() / 8, rel=1e-9)
+    a, a_err = info["cell_lengths_A"][0], info["cell_lengths_err_A"][0]
+    assert a_err == pytest.approx(a * v_err / (3 * vol.mean()), rel=1e-9)
+    assert 0 < a_err < 0.01 * a
+    campaign_cli("report", tmp_path / "c20.toml", tdir.parent.parent)
+    with open(tdir.parent.parent / "report" / "kappa_L.csv", newline="") as fh:
+        row = next(csv.DictReader(fh))
+    assert float(row["npt_a_A"]) == pytest.approx(a, rel=1e-9)
+    assert float(row["npt_a_err_A"]) == pytest.approx(a_err, rel=1e-6)
     # the bar was built from the scaled cell
     data = (tdir / "run" / "structure.data").read_text()
     xlo, xhi = next(ln.split()[:2] for ln in data.splitlines() if ln.endswith("xlo xhi"))

@@ -263,19 +263,22 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
         if t.kind != "nemd" or t.id not in done:
             continue
         o = done[t.id]["outputs"]
+        npt = o.get("npt_lattice") or {}
+        a_npt = (npt.get("cell_lengths_A") or [None])[0]
+        a_npt_err = (npt.get("cell_lengths_err_A") or [None])[0]
         kappa_L.append({"T_K": t.T_K, "length_cells": t.params["length_cells"],
                         "length_A": o["length_A"], "kappa_W_mK": o["kappa_W_mK"],
                         "kappa_err_W_mK": o["kappa_err_W_mK"], "T_mean_K": o.get("T_mean_K"),
                         "task": t.id, "warnings": list(o.get("warnings", [])),
-                        "npt_lattice_scale": (o.get("npt_lattice") or {}).get("lattice_scale")})
+                        "npt_lattice_scale": npt.get("lattice_scale"),
+                        "npt_a_A": a_npt, "npt_a_err_A": a_npt_err})
         for w in o.get("warnings", []):
             run_notes.append(f"{t.id}: {w}")
     kappa_L.sort(key=lambda r: (r["T_K"], r["length_A"]))
-    atomic_write_csv(rdir / "kappa_L.csv",
-                     ["T_K", "length_cells", "length_A", "kappa_W_mK", "kappa_err_W_mK",
-                      "T_mean_K", "task"],
-                     [[r[k] for k in ("T_K", "length_cells", "length_A", "kappa_W_mK",
-                                      "kappa_err_W_mK", "T_mean_K", "task")] for r in kappa_L])
+    kappa_L_columns = ("T_K", "length_cells", "length_A", "kappa_W_mK", "kappa_err_W_mK",
+                       "T_mean_K", "npt_a_A", "npt_a_err_A", "task")
+    atomic_write_csv(rdir / "kappa_L.csv", list(kappa_L_columns),
+                     [[r[k] for k in kappa_L_columns] for r in kappa_L])
     kappa_inf, extrap = [], []
     if kappa_L:
         per_T = extrapolate_kappa_per_T(
