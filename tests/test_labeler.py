@@ -6,6 +6,7 @@ in LAMMPS (tests/test_labeler_cp2k.py runs CP2K itself)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sys
 from pathlib import Path
@@ -169,6 +170,22 @@ def test_resume_labels_only_what_is_missing(tmp_path, capsys, monkeypatch):
     calls.clear()
     assert label.main(["label", str(cfg), str(frames), str(out)]) == 0
     assert calls == []
+
+
+def test_a_frame_another_process_holds_is_passed_over(tmp_path, capsys, monkeypatch):
+    """Two labellers on one directory never work on the same frame (its CP2K folder)."""
+    cfg, frames, out = _setup(tmp_path)
+    calls = _count_labelled(monkeypatch)
+    (out / "work").mkdir(parents=True)
+    with open(out / "work" / "cu_01.lock", "a") as held:  # another labeller's lock
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert label.main(["label", str(cfg), str(frames), str(out)]) == 0
+    assert calls == ["cu_00", "cu_02", "cu_03"]
+    assert not (out / "labels" / "cu_01.extxyz").exists()
+    assert "passed over 1 (another process had them)" in capsys.readouterr().out
+    calls.clear()
+    assert label.main(["label", str(cfg), str(frames), str(out)]) == 0  # lock released
+    assert calls == ["cu_01"]
 
 
 def test_refuses_to_mix_settings(tmp_path, capsys):

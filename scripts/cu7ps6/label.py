@@ -13,6 +13,11 @@ A file with other settings, or for another configuration under the same id, is a
 directory never mixes settings. A failed frame (e.g. SCF not converged) leaves
 ``OUT/failed/<frame_id>.json`` and no label; the next run tries it again.
 
+Several processes may label the same OUT at once (two shells, overlapping array tasks): each
+frame is labelled under an exclusive lock (``OUT/work/<frame_id>.lock``, released when the
+process ends, even by a crash), and a frame locked by another process is passed over, so no two
+processes ever share a frame's work folder.
+
 Cluster (Slurm array): ``--task-id`` (default ``$SLURM_ARRAY_TASK_ID``) with ``--chunk N``
 labels frames ``[id*N, (id+1)*N)``; see ``scripts/cp2k/label_array.slurm``.
 
@@ -34,7 +39,9 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import fcntl
 import gzip
 import hashlib
 import io
@@ -144,6 +151,26 @@ def write_label(path: Path, atoms) -> None:
     atomic_write_bytes(path, buf.getvalue().encode())
 
 
+@contextlib.contextmanager
+def frame_lock(out: Path, fid: str):
+    """Hold an exclusive lock on frame ``fid`` of ``out``; yields False if another process has it.
+
+    An ``flock`` on ``out/work/<fid>.lock``: the kernel drops it when the holder exits, so a
+    killed labeller leaves no stale lock behind.
+    """
+    (out / "work").mkdir(parents=True, exist_ok=True)
+    with open(out / "work" / f"{fid}.lock", "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def select(n: int, task_id, chunk: int | None, only) -> list[int]:
     idx = list(range(n))
     if only:
@@ -167,7 +194,7 @@ def cmd_label(a) -> int:
     task = a.task_id if a.task_id is not None else os.environ.get("SLURM_ARRAY_TASK_ID")
     todo = select(len(frames), task, a.chunk, a.only)
     labeler = None
-    n_done = n_skip = n_fail = 0
+    n_done = n_skip = n_fail = n_busy = 0
     for k, i in enumerate(todo):
         fid, frame = ids[i], frames[i]
         path = out / "labels" / f"{fid}.extxyz"
@@ -177,28 +204,38 @@ def cmd_label(a) -> int:
             continue
         if a.max_frames is not None and n_done + n_fail >= a.max_frames:
             break
-        if labeler is None:
-            labeler = labelers.make_labeler(cfg)
-        t0 = time.time()
-        print(f"[{k + 1}/{len(todo)}] {fid} ({len(frame)} atoms) ...", flush=True)
-        try:
-            results, meta = labeler(frame, out / "work" / fid)
-        except MdargyError as exc:
-            n_fail += 1
-            (out / "failed").mkdir(exist_ok=True)
-            atomic_write_json(out / "failed" / f"{fid}.json",
-                              {"frame_id": fid, "error": str(exc), "digest": cfg.digest,
-                               "traceback": traceback.format_exc()})
-            print(f"    FAILED: {exc}", flush=True)
-            continue
-        write_label(path, labelled_atoms(frame, results, meta, cfg, fh))
-        (out / "failed" / f"{fid}.json").unlink(missing_ok=True)
+        with frame_lock(out, fid) as mine:
+            if not mine:
+                n_busy += 1
+                print(f"[{k + 1}/{len(todo)}] {fid}: being labelled by another process, "
+                      "passed over", flush=True)
+                continue
+            if existing_label(path, cfg.digest, fh):  # finished by another process meanwhile
+                n_skip += 1
+                continue
+            if labeler is None:
+                labeler = labelers.make_labeler(cfg)
+            t0 = time.time()
+            print(f"[{k + 1}/{len(todo)}] {fid} ({len(frame)} atoms) ...", flush=True)
+            try:
+                results, meta = labeler(frame, out / "work" / fid)
+            except MdargyError as exc:
+                n_fail += 1
+                (out / "failed").mkdir(exist_ok=True)
+                atomic_write_json(out / "failed" / f"{fid}.json",
+                                  {"frame_id": fid, "error": str(exc), "digest": cfg.digest,
+                                   "traceback": traceback.format_exc()})
+                print(f"    FAILED: {exc}", flush=True)
+                continue
+            write_label(path, labelled_atoms(frame, results, meta, cfg, fh))
+            (out / "failed" / f"{fid}.json").unlink(missing_ok=True)
         n_done += 1
         fmax = float(np.abs(results["forces"]).max())
         print(f"    E = {results['energy'] / len(frame):.6f} eV/atom, max|F| = {fmax:.3f} eV/Å, "
               f"{time.time() - t0:.0f} s, " + ", ".join(f"{k}={v}" for k, v in meta.items()
                                                         if k != "wall_s"), flush=True)
-    print(f"labelled {n_done}, skipped {n_skip} (already labelled), failed {n_fail}, "
+    busy = f", passed over {n_busy} (another process had them)" if n_busy else ""
+    print(f"labelled {n_done}, skipped {n_skip} (already labelled), failed {n_fail}{busy}, "
           f"of {len(todo)} selected; settings digest {cfg.digest}")
     return 1 if n_fail else 0
 
