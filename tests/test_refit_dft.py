@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections import Counter
 from pathlib import Path
@@ -111,3 +112,16 @@ def test_verdict():
     worse_p = dict(good, pressure_diff_GPa_mean=-2.6)
     assert refit_dft.verdict(sh, worse_p)["closer_to_pbesol"] is False
     assert refit_dft.verdict({"n_frames": 0}, {"n_frames": 0})["closer_to_pbesol"] is None
+
+
+def test_recorded_settings_name_repository_files_relative_to_it(tmp_path, monkeypatch):
+    """The refit's record reads the same on every machine: repository paths are relative."""
+    root = refit_dft.common.ROOT
+    monkeypatch.chdir(root / "inputs")
+    a = argparse.Namespace(init=root / "inputs/potentials/Cu7PS6.mtp", out=tmp_path / "refit",
+                           weight=30.0, frames=Path("structures/x.cif"))
+    rec = refit_dft.common.settings_record(a)
+    assert rec["init"] == "inputs/potentials/Cu7PS6.mtp"
+    assert rec["out"] == str(tmp_path / "refit")  # outside the repository: as given
+    assert rec["weight"] == "30.0"
+    assert rec["frames"] == "inputs/structures/x.cif"  # relative to where it was run

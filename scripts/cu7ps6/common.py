@@ -27,6 +27,19 @@ SPECIES = ("Cu", "P", "S")
 SPECIES_Z = (29, 15, 16)
 
 
+def repo_path(path) -> str:
+    """``path`` relative to the repository when it lies inside it (records then read the same
+    on every machine), else as given."""
+    p = Path(path)
+    full = p.resolve() if not p.is_absolute() else p
+    return str(full.relative_to(ROOT)) if full.is_relative_to(ROOT) else str(path)
+
+
+def settings_record(args) -> dict:
+    """An argparse namespace as strings, paths relative to the repository (:func:`repo_path`)."""
+    return {k: repo_path(v) if isinstance(v, Path) else str(v) for k, v in vars(args).items()}
+
+
 def write_json(path, obj) -> None:
     from mdargy.io.atomic import atomic_write_json
 

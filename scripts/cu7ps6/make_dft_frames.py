@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     tmp.replace(a.out)
     mtp = a.mtp.resolve()
     meta = {"n_frames": len(interleaved),
-            "mtp": str(mtp.relative_to(common.ROOT) if mtp.is_relative_to(common.ROOT) else mtp),
+            "mtp": common.repo_path(mtp),
             "cells": list(a.cells), "equil_ps": a.equil_ps, "every_ps": a.every_ps,
             "dt_fs": a.dt_fs,
             "conditions": [dict(zip(("phase", "cif", "T_K", "n_frames", "seed"),

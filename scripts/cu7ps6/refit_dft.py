@@ -314,7 +314,7 @@ def main(argv=None) -> int:
                   init=a.init, seed=a.seed, optimizer="lm", time_limit_s=a.time_limit,
                   record=fit_rec, frame_weights=frame_weights)
         fit_rec["seconds"] = time.time() - t0
-        fit_rec["settings"] = {k: str(val) for k, val in vars(a).items()}
+        fit_rec["settings"] = common.settings_record(a)
         fit_rec["n_configurations"] = len(train_frames)
         fit_rec["n_configurations_weighted"] = int(sum(frame_weights))
         fit_rec["n_atoms"] = n_atoms
@@ -334,7 +334,7 @@ def main(argv=None) -> int:
             return 0
         # the fit's record first, so an evaluation that fails cannot lose it
         common.write_json(a.out / "refit.json", {
-            "settings": {k: str(val) for k, val in vars(a).items()}, "split": split_rec,
+            "settings": common.settings_record(a), "split": split_rec,
             "energy_offset_eV_atom": offset, "energy_offset_ref": a.offset_ref,
             "energy_offsets_eV_atom": offsets, "fit": fit_rec})
 
@@ -372,7 +372,7 @@ def main(argv=None) -> int:
     text = "\n".join(md)
     print(text)
     (a.out / "refit.md").write_text(text)
-    rec = {"settings": {k: str(val) for k, val in vars(a).items()},
+    rec = {"settings": common.settings_record(a),
            "species_order": list(common.SPECIES),
            "dft_digest": next(iter(digests)),
            "dft_labeler": json.loads(next(iter(dft.values())).info.get("labeler_settings", "{}")),

@@ -84,7 +84,7 @@ def main(argv=None) -> int:
                 raise InputError("exists already; not overwritten (use --force)", p)
         shutil.copyfile(a.refit / "Cu7PS6.mtp", out_mtp)
         rec = build_record(refit, mtp, val, lat, a.name)
-        # paths relative to the repository, so the record reads the same on every machine
+        # refit.json records repository paths relative to it; older records held absolute ones
         text = json.dumps(rec).replace(str(common.ROOT) + "/", "")
         atomic_write_json(out_json, json.loads(text))
     except (InputError, FileNotFoundError) as exc:
