@@ -63,6 +63,29 @@ def test_msd_cli(dump, tmp_path, capsys):
     assert d["window_ps"] == [0.2, 0.5] and not d["window_auto"]
 
 
+def test_msd_cli_takes_the_temperature_of_the_run(dump, tmp_path, capsys):
+    """A trajectory inside a run folder: T is the run's measured mean (its result.json),
+    unless -T says otherwise; without either it stays unknown."""
+    path, _, _, _ = dump
+    run = tmp_path / "run"
+    run.mkdir()
+    traj = run / path.name
+    traj.write_bytes(path.read_bytes())
+    args = ["--types", "1=Ar", "--timestep-fs", "4"]
+
+    def T_of(out):
+        return json.loads((out / "msd.json").read_text())["diffusion"][0]["T_K"]
+
+    assert main(["msd", str(traj), *args, "-o", str(tmp_path / "none")]) == 0
+    assert T_of(tmp_path / "none") is None
+    (run / "result.json").write_text(json.dumps({"T_mean_K": 87.25}))
+    assert main(["msd", str(traj), *args, "-o", str(tmp_path / "run_T")]) == 0
+    assert T_of(tmp_path / "run_T") == pytest.approx(87.25)
+    assert "T = 87.25 K" in capsys.readouterr().out
+    assert main(["msd", str(traj), *args, "-T", "90", "-o", str(tmp_path / "given")]) == 0
+    assert T_of(tmp_path / "given") == pytest.approx(90.0)
+
+
 def test_dos_cli(dump, tmp_path, capsys):
     path, _, _, _ = dump
     out = tmp_path / "dos"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 from mdargy.errors import InputError
 from mdargy.io.atomic import refuse_overwrite
+from mdargy.io.runmeta import run_trajectory
 from mdargy.io.trajectory import load_trajectory
 from mdargy.lammps.runtime import get_comm
 
@@ -67,6 +69,36 @@ def load(path, args, need_velocities=False):
     for w in traj.warnings:
         print(f"warning: {w}", file=sys.stderr)
     return traj
+
+
+def resolve_run(path) -> tuple[Path, float | None]:
+    """The trajectory of ``path`` (a trajectory file or an mdargy run folder) and the run's
+    mean temperature in K from the ``result.json`` beside it, or None when there is none."""
+    p = Path(path)
+    run = p if p.is_dir() else p.parent
+    if p.is_dir():
+        p = run_trajectory(p)
+    res = run / "result.json"
+    if res.exists():
+        try:
+            return p, float(json.loads(res.read_text())["T_mean_K"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    return p, None
+
+
+def load_run(path, args, temperature_K=None, need_velocities=False):
+    """Load the trajectory of a file or run folder; returns ``(traj, T_K, trajectory path)``.
+
+    ``T_K`` is ``temperature_K`` when given, else the run's mean temperature (its
+    ``result.json``), else the ``temperature_K`` the trajectory file records, else None.
+    """
+    tp, T_run = resolve_run(path)
+    traj = load(tp, args, need_velocities=need_velocities)
+    T = temperature_K if temperature_K is not None else T_run
+    if T is None:
+        T = traj.metadata.get("temperature_K")
+    return traj, (None if T is None else float(T)), tp
 
 
 def prepare_output(outdir, names, force: bool) -> Path:

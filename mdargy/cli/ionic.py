@@ -16,7 +16,6 @@ Outputs (JSON, CSV, PNG, CUBE) go to ``--output`` and are refused if present unl
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -30,12 +29,11 @@ from mdargy.analysis.conductivity import (
 from mdargy.analysis.density import density_grid, plane_slice
 from mdargy.analysis.diffusion import diffusion_coefficients
 from mdargy.analysis.sites import analyse_sites, framework_drift, tile_reference
-from mdargy.cli.common import add_trajectory_arguments, load, prepare_output
+from mdargy.cli.common import add_trajectory_arguments, load_run, prepare_output
 from mdargy.cli.msd import OUTPUTS as MSD_OUTPUTS, print_table, write_one
 from mdargy.errors import InputError
 from mdargy.io.atomic import atomic_write_csv, atomic_write_json
 from mdargy.io.cube import write_cube
-from mdargy.io.runmeta import run_trajectory
 from mdargy.plots.ionic import plot_charge_msd, plot_density_slice, plot_sigma_arrhenius
 from mdargy.structures.ionic_reference import REFERENCES, site_reference
 
@@ -53,28 +51,8 @@ def _parse_charges(spec):
     return out
 
 
-def _resolve(path: Path):
-    """(trajectory path, temperature from the run folder or None)."""
-    p = Path(path)
-    T = None
-    run = p if p.is_dir() else p.parent
-    if p.is_dir():
-        p = run_trajectory(p)
-    res = run / "result.json"
-    if res.exists():
-        try:
-            T = float(json.loads(res.read_text())["T_mean_K"])
-        except (ValueError, KeyError, TypeError):
-            T = None
-    return p, T
-
-
 def _load(path, args):
-    tp, T_run = _resolve(path)
-    traj = load(tp, args)
-    T = args.temperature if args.temperature is not None else T_run
-    if T is None:
-        T = traj.metadata.get("temperature_K")
+    traj, T, tp = load_run(path, args, args.temperature)
     if T is None:
         raise InputError("temperature unknown: give -T/--temperature", tp)
     return traj, float(T), tp

@@ -23,7 +23,7 @@ from mdargy.analysis.diffusion import (
     fit_arrhenius_per_species,
     is_diffusing,
 )
-from mdargy.cli.common import add_trajectory_arguments, load, prepare_output
+from mdargy.cli.common import add_trajectory_arguments, load_run, prepare_output
 from mdargy.errors import InputError
 from mdargy.io.atomic import atomic_write_csv, atomic_write_json
 from mdargy.plots.diffusion import plot_arrhenius
@@ -45,7 +45,8 @@ def add_parser(sub):
         "Arrhenius fit D0, Ea made with several temperatures. Writes JSON, CSV and PNG.",
     )
     p.add_argument("traj", nargs="+", metavar="TRAJ",
-                   help="trajectory file(s), or msd.json files from earlier runs")
+                   help="trajectory file(s) or mdargy emd run folder(s), or msd.json files "
+                   "from earlier runs")
     add_trajectory_arguments(p)
     p.add_argument("--window", nargs=2, type=float, metavar=("T0_PS", "T1_PS"),
                    help="fit window in ps (default: found automatically)")
@@ -55,7 +56,9 @@ def add_parser(sub):
     p.add_argument("--keep-com", action="store_true",
                    help="do not remove the centre-of-mass drift")
     p.add_argument("-T", "--temperature", type=float, nargs="+", metavar="K",
-                   help="temperature of each trajectory, K (for the Arrhenius fit)")
+                   help="temperature of each trajectory, K (for the Arrhenius fit; default: "
+                   "the run's measured mean from the result.json beside the trajectory, else "
+                   "the temperature the file records)")
     p.add_argument("--species", nargs="+", metavar="EL",
                    help="report only these species")
     p.set_defaults(func=run)
@@ -135,7 +138,7 @@ def run(args) -> int:
                 T = Ts.pop() if len(Ts) == 1 else None
             per_T.append((T, {k: (v[0], v[1], v[3]) for k, v in prev.items()}, str(path)))
             continue
-        traj = load(path, args)
+        traj, T, tpath = load_run(path, args, T)
         res = diffusion_coefficients(
             traj.positions, traj.dt_ps, species=traj.elements, masses=traj.masses_amu,
             window_ps=args.window, n_blocks=args.blocks, remove_com=not args.keep_com,
@@ -145,11 +148,11 @@ def run(args) -> int:
             keep = [d for d in res.diffusion if d.species in args.species]
             if not keep:
                 raise InputError(f"none of {args.species} in the trajectory (species: "
-                                 f"{', '.join(res.msd.species)})", path)
+                                 f"{', '.join(res.msd.species)})", tpath)
             res = dataclasses.replace(res, diffusion=tuple(keep))
         sub = outdir if len(paths) == 1 else outdir / f"{i:02d}-{path.stem}"
-        write_one(res, sub, path)
-        print_table(res, f"{path}  ({traj.n_frames} frames, dt = {traj.dt_ps:g} ps"
+        write_one(res, sub, tpath)
+        print_table(res, f"{tpath}  ({traj.n_frames} frames, dt = {traj.dt_ps:g} ps"
                      + (f", T = {T:g} K)" if T is not None else ")"))
         per_T.append((T, {d.species: (d.D_cm2_s, d.D_err_cm2_s, d.diffusing)
                           for d in res.diffusion}, str(path)))
