@@ -30,7 +30,7 @@ import numpy as np
 from ase.build import bulk
 from ase.data import atomic_numbers
 
-from mdargy.analysis.stats import block_average
+from mdargy.analysis.npt import lattice_length_err_A, npt_average
 from mdargy.drivers.config import EMDConfig, NEMDConfig, steps_of
 from mdargy.errors import InputError
 from mdargy.io.config import Field
@@ -204,42 +204,31 @@ def npt_config(spec, task, workdir, structure_file: str, type_elements: tuple[st
         text_dump=False, checkpoint_every_ps=max(every, steps // 4) * dt / 1000.0)
 
 
-NPT_ERROR_BLOCKS = 5
-
-
 def scaled_unit_cell(spec, thermo_csv, n_cells: int, out_path, type_elements) -> dict:
     """Write the unit cell scaled to the mean volume of the NPT run's second half.
 
     The scaling is isotropic (exact in expectation for cubic cells; for others the cell's
     shape is kept and only its volume set). Returns what was used: the scale factor, the mean
-    volume per unit cell, the scaled cell lengths and the mean pressure, with their standard
-    errors from :data:`NPT_ERROR_BLOCKS` contiguous blocks of the second half (volume and
-    pressure are correlated over the barostat's period, so the scatter of single rows would
-    understate them).
+    volume per unit cell, the scaled cell lengths and the mean pressure, with standard errors
+    from blocks (:func:`mdargy.analysis.npt.npt_average`).
     """
     th = read_thermo_csv(thermo_csv, stage="equilibration")
-    vol, press = th["vol_A3"], th["press_bar"]
-    half = slice(len(vol) // 2, None)
-    v, p = vol[half], press[half]
-    if v.size < 2 * NPT_ERROR_BLOCKS:
-        raise InputError(f"{thermo_csv}: only {v.size} NPT thermo rows in the second half; "
-                         "increase [nemd] npt_ps")
+    try:
+        avg = npt_average(th["vol_A3"], th["press_bar"])
+    except InputError as exc:
+        raise InputError(f"{exc}; increase [nemd] npt_ps", thermo_csv) from None
     atoms = unit_cell(spec.structure)
     pot = potential_from_table(spec.potential, spec.extra_commands)
     type_elements = list(type_elements) or list(type_elements_for(atoms, pot.elements))
     v0 = abs(float(np.linalg.det(atoms.cell.array)))
-    v_cell = float(v.mean()) / n_cells
+    v_cell = avg.volume_A3 / n_cells
     scale = (v_cell / v0) ** (1.0 / 3.0)
     atoms.set_cell(atoms.cell.array * scale, scale_atoms=True)
     write_lammps_data(out_path, atoms, type_elements, [pot.mass(e) for e in type_elements])
-    _, v_err = block_average(v, NPT_ERROR_BLOCKS)
-    p_mean, p_err = block_average(p, NPT_ERROR_BLOCKS)
-    v_cell_err = v_err / n_cells
-    lengths = atoms.cell.lengths()
+    lengths = [float(x) for x in atoms.cell.lengths()]
     return {"type_elements": type_elements, "lattice_scale": scale, "volume_per_cell_A3": v_cell,
-            "volume_per_cell_err_A3": v_cell_err,
-            "npt_pressure_bar": p_mean, "npt_pressure_err_bar": p_err,
-            "cell_lengths_A": [float(x) for x in lengths],
-            # isotropic scaling: d(ln a) = d(ln V) / 3
-            "cell_lengths_err_A": [float(x * v_cell_err / (3.0 * v_cell)) for x in lengths],
-            "n_rows_averaged": int(v.size), "n_error_blocks": NPT_ERROR_BLOCKS}
+            "volume_per_cell_err_A3": avg.volume_err_A3 / n_cells,
+            "npt_pressure_bar": avg.pressure_bar, "npt_pressure_err_bar": avg.pressure_err_bar,
+            "cell_lengths_A": lengths,
+            "cell_lengths_err_A": [lattice_length_err_A(x, avg) for x in lengths],
+            "n_rows_averaged": avg.n_rows, "n_error_blocks": avg.n_blocks}

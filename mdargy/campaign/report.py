@@ -49,6 +49,7 @@ from mdargy.analysis.dos import DOSResult
 from mdargy.analysis.greenkubo import GreenKuboResult
 from mdargy.analysis.kappa import KAPPA_INF_COLUMNS, extrapolate_kappa_per_T, kappa_inf_row
 from mdargy.analysis.msd import MSDResult
+from mdargy.analysis.npt import lattice_length_err_A, npt_average
 from mdargy.campaign.schema import CampaignSpec, load_campaign
 from mdargy.campaign.store import CampaignStore
 from mdargy.campaign.tasks import build_tasks, format_T
@@ -66,6 +67,7 @@ from mdargy.plots.lattice import (plot_dispersion_weight, plot_dispersions, plot
 from mdargy.plots.msd import plot_msd
 from mdargy.errors import InputError
 from mdargy.io.atomic import atomic_write_csv, atomic_write_json, atomic_write_text
+from mdargy.io.thermo import read_thermo_csv
 from mdargy.results import provenance
 
 
@@ -264,8 +266,8 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
             continue
         o = done[t.id]["outputs"]
         npt = o.get("npt_lattice") or {}
-        a_npt = (npt.get("cell_lengths_A") or [None])[0]
-        a_npt_err = (npt.get("cell_lengths_err_A") or [None])[0]
+        a_npt, a_npt_err = _npt_lattice_constant(
+            npt, store.final_path(t.id) / "npt" / "thermo.csv")
         kappa_L.append({"T_K": t.T_K, "length_cells": t.params["length_cells"],
                         "length_A": o["length_A"], "kappa_W_mK": o["kappa_W_mK"],
                         "kappa_err_W_mK": o["kappa_err_W_mK"], "T_mean_K": o.get("T_mean_K"),
@@ -583,6 +585,23 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
     })
     atomic_write_text(rdir / "summary.md", _summary_markdown(spec, rep, index))
     return rep
+
+
+def _npt_lattice_constant(npt: dict, thermo_csv: Path):
+    """First cell length of a NEMD task's NPT-scaled unit cell (the lattice constant of a cubic
+    cell) and its standard error, or (None, None) without an NPT stage.
+
+    The error is recomputed from the NPT run's thermo rows when they are there (records made
+    before the errors came from blocks hold a single-row error, or none), else taken as
+    recorded.
+    """
+    a = (npt.get("cell_lengths_A") or [None])[0]
+    if a is None:
+        return None, None
+    if thermo_csv.is_file():
+        th = read_thermo_csv(thermo_csv, stage="equilibration")
+        return a, lattice_length_err_A(a, npt_average(th["vol_A3"], th["press_bar"]))
+    return a, (npt.get("cell_lengths_err_A") or [None])[0]
 
 
 def _approximations(spec: CampaignSpec) -> list[str]:
