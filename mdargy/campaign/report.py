@@ -612,7 +612,10 @@ def _approximations(spec: CampaignSpec) -> list[str]:
         if spec.nemd.npt_ps > 0:
             out.append(f"NEMD bars: built from the unit cell scaled (isotropically) to the mean "
                        f"volume of a {spec.nemd.npt_ps:g} ps NPT run at {spec.nemd.pressure_bar:g} "
-                       "bar and the same temperature (npt_lattice.json of each task).")
+                       "bar and the same temperature (npt_lattice.json of each task); a and σ_a "
+                       "are the mean over its second half and the error from 5 blocks of it: "
+                       "a within-run error, which a short NPT run can understate (compare "
+                       "independent runs).")
         else:
             out.append("NEMD bars: built at the structure's own lattice (npt_ps = 0): at finite "
                        "temperature they are under pressure (see their thermo.csv).")
@@ -671,10 +674,14 @@ def _summary_markdown(spec: CampaignSpec, rep: Report, index: dict) -> str:
               "tasks only.", ""]
     if rep.kappa_L:
         L += ["## Thermal conductivity (NEMD)", "", "### κ(L) at each temperature", ""]
-        L.append(_md_table(["T (K)", "L (cells)", "L (Å)", "κ (W/m/K)", "σ", "⟨T⟩ (K)"],
+        with_a = any(r.get("npt_a_A") is not None for r in rep.kappa_L)
+        L.append(_md_table(["T (K)", "L (cells)", "L (Å)", "κ (W/m/K)", "σ", "⟨T⟩ (K)"]
+                           + (["a after NPT (Å)", "σ_a (Å)"] if with_a else []),
                            [[format_T(r["T_K"]), r["length_cells"], _fmt(r["length_A"]),
                              _fmt(r["kappa_W_mK"], 3), _fmt(r["kappa_err_W_mK"], 2),
-                             _fmt(r["T_mean_K"])] for r in rep.kappa_L]))
+                             _fmt(r["T_mean_K"])]
+                            + ([_fmt(r.get("npt_a_A"), 6), _fmt(r.get("npt_a_err_A"), 2)]
+                               if with_a else []) for r in rep.kappa_L]))
         L.append("")
         if rep.kappa_inf:
             L += ["### κ∞(T): 1/κ = 1/κ∞ + A/L", ""]
