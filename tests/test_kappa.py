@@ -50,6 +50,29 @@ def test_errors_are_calibrated():
     assert abs(np.mean(chi) - 1) < 0.2
 
 
+def test_length_independent_kappa_and_its_calibrated_error():
+    """κ(L) without length dependence (a glass-like solid): the weighted mean recovers the
+    constant with calibrated errors, the constant fits (p uniform), and a slope is resolved
+    in about 5 % of the runs only; a real 1/L law is resolved."""
+    rng = np.random.default_rng(5)
+    L = np.array([78.0, 117, 156, 233])
+    e = np.array([0.04, 0.03, 0.05, 0.06])
+    pulls, p, resolved = [], [], []
+    for _ in range(400):
+        r = extrapolate_kappa(L, 0.3 + rng.normal(0, e), e)
+        pulls.append((r.kappa_mean_W_mK - 0.3) / r.kappa_mean_err_W_mK)
+        p.append(r.mean_p_value)
+        resolved.append(r.length_dependence_resolved)
+    assert abs(np.std(pulls) - 1) < 0.1 and abs(np.mean(pulls)) < 0.15
+    assert np.mean(np.array(p) < 0.05) == pytest.approx(0.05, abs=0.03)
+    assert np.mean(resolved) == pytest.approx(0.046, abs=0.03)  # |A| > 2σ_A by chance
+    r = extrapolate_kappa(L, exact(L), 0.01 * exact(L))
+    assert r.length_dependence_resolved and r.mean_p_value < 1e-6
+    assert r.kappa_mean_W_mK < K_INF  # κ over the lengths simulated: below κ∞
+    r = extrapolate_kappa(L, 0.3 + 0 * L)  # unweighted: the mean and the scatter's error
+    assert r.kappa_mean_W_mK == pytest.approx(0.3) and not r.weighted
+
+
 def test_warnings():
     L = np.array([50.0, 100])
     r = extrapolate_kappa(L, exact(L))
@@ -136,4 +159,4 @@ def test_kappa_inf_table_row_matches_its_columns():
     assert row["T_K"] == 300 and row["n_lengths"] == 3 and row["L_max_A"] == 200
     assert row["kappa_inf_W_mK"] == f.kappa_inf_W_mK and row["weighted"] == 1
     assert all(c.split("_")[-1] in ("K", "A", "mK", "W", "red", "value", "inf", "lengths",
-                                    "weighted", "warnings") for c in KAPPA_INF_COLUMNS)
+                                    "weighted", "warnings", "resolved") for c in KAPPA_INF_COLUMNS)

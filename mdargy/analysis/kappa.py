@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from mdargy.analysis.stats import weighted_linear_fit
+from mdargy.analysis.stats import weighted_linear_fit, weighted_mean
 from mdargy.errors import InputError
 from mdargy.results import Result, provenance
 
@@ -73,6 +73,15 @@ class KappaExtrapolation(Result):
         The input points.
     T_K : float or None
     weighted : bool
+    kappa_mean_W_mK, kappa_mean_err_W_mK : float
+        The other reading of the same points: one length-independent κ (their weighted mean)
+        and its error. It is κ over the lengths simulated, a lower bound of κ∞ where longer
+        bars would add phonons; it is the better estimate when no length dependence is
+        resolved (:attr:`length_dependence_resolved` False and a good ``mean_p_value``).
+    mean_chi2_red, mean_p_value : float
+        Fit quality of that constant (weighted fits only).
+    length_dependence_resolved : bool
+        Whether the slope differs from zero by more than 2σ (:math:`|A| > 2\\sigma_A`).
     warnings : tuple of str
     """
 
@@ -91,6 +100,11 @@ class KappaExtrapolation(Result):
     kappa_err_W_mK: np.ndarray | None
     T_K: float | None
     weighted: bool
+    kappa_mean_W_mK: float = float("nan")
+    kappa_mean_err_W_mK: float = float("nan")
+    mean_chi2_red: float = float("nan")
+    mean_p_value: float = float("nan")
+    length_dependence_resolved: bool = True
     warnings: tuple = ()
     provenance: dict = dataclasses.field(default_factory=dict, compare=False)
 
@@ -156,12 +170,15 @@ def extrapolate_kappa(length_A, kappa_W_mK, kappa_err_W_mK=None, T_K=None) -> Ka
         )
     kinf = 1.0 / b
     kerr = f.intercept_err / b**2
+    const = weighted_mean(k, kappa_err_W_mK)
+    resolved = bool(math.isfinite(f.slope_err) and abs(A) > 2.0 * f.slope_err)
     mfp = A * kinf / 4.0
     Lmax = float(L.max())
     frac = 1.0 / (1.0 + A * kinf / Lmax)
     if A < 0:
         warns.append(
-            f"kappa decreases with length (A = {A:.3g} < 0): size effects are not of the "
+            f"kappa decreases with length (A = {A:.3g} ± {f.slope_err:.2g} < 0"
+            + ("" if resolved else ", within 2σ of 0") + "): size effects are not of the "
             "boundary-scattering kind, or the results are noise-dominated"
         )
     elif Lmax < A * kinf:
@@ -197,6 +214,11 @@ def extrapolate_kappa(length_A, kappa_W_mK, kappa_err_W_mK=None, T_K=None) -> Ka
         kappa_err_W_mK=None if kappa_err_W_mK is None else np.asarray(kappa_err_W_mK, float),
         T_K=None if T_K is None else float(T_K),
         weighted=sig is not None,
+        kappa_mean_W_mK=const.mean,
+        kappa_mean_err_W_mK=const.mean_err,
+        mean_chi2_red=const.chi2_red,
+        mean_p_value=const.p_value,
+        length_dependence_resolved=resolved,
         warnings=tuple(warns),
         provenance=provenance(
             analysis="kappa_extrapolation", model="1/kappa = 1/kappa_inf + A/L",
@@ -210,7 +232,9 @@ def extrapolate_kappa(length_A, kappa_W_mK, kappa_err_W_mK=None, T_K=None) -> Ka
 #: Columns of a κ∞(T) table (one row per temperature); units in the names.
 KAPPA_INF_COLUMNS = ("T_K", "n_lengths", "L_min_A", "L_max_A", "kappa_inf_W_mK",
                      "kappa_inf_err_W_mK", "A_AmK_W", "A_err_AmK_W", "mfp_eff_A", "chi2_red",
-                     "p_value", "kappa_Lmax_over_kappa_inf", "weighted", "n_warnings")
+                     "p_value", "kappa_Lmax_over_kappa_inf", "kappa_mean_W_mK",
+                     "kappa_mean_err_W_mK", "mean_chi2_red", "mean_p_value",
+                     "length_dependence_resolved", "weighted", "n_warnings")
 
 
 def kappa_inf_row(f: KappaExtrapolation) -> list:
@@ -218,7 +242,8 @@ def kappa_inf_row(f: KappaExtrapolation) -> list:
     return ["" if f.T_K is None else f.T_K, int(len(f.length_A)), float(np.min(f.length_A)),
             float(np.max(f.length_A)), f.kappa_inf_W_mK, f.kappa_inf_err_W_mK, f.A_AmK_W,
             f.A_err_AmK_W, f.mfp_eff_A, f.chi2_red, f.p_value, f.kappa_max_fraction,
-            int(f.weighted), len(f.warnings)]
+            f.kappa_mean_W_mK, f.kappa_mean_err_W_mK, f.mean_chi2_red, f.mean_p_value,
+            int(f.length_dependence_resolved), int(f.weighted), len(f.warnings)]
 
 
 @dataclasses.dataclass(frozen=True)

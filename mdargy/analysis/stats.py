@@ -22,7 +22,7 @@ import numpy as np
 from mdargy.errors import InputError
 from mdargy.results import to_jsonable
 
-__all__ = ["block_average", "LinearFit", "weighted_linear_fit"]
+__all__ = ["block_average", "LinearFit", "weighted_linear_fit", "WeightedMean", "weighted_mean"]
 
 
 def block_average(x, n_blocks: int, axis: int = 0):
@@ -203,3 +203,57 @@ def weighted_linear_fit(x, y, sigma=None, scale_errors: bool = False) -> LinearF
         n=int(n),
         weighted=weighted,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightedMean:
+    """A constant fitted to points with uncertainties (:func:`weighted_mean`).
+
+    Attributes
+    ----------
+    mean, mean_err : float
+        Inverse-variance weighted mean and its one-sigma error (the scatter's standard error
+        for unweighted points; ``nan`` for a single unweighted point).
+    chi2_red : float
+        ``chi2 / (n - 1)`` (weighted only; ``nan`` when unweighted or ``n == 1``).
+    p_value : float
+        Probability of a chi-square at least this large if the points share one value within
+        their errors (weighted only; else ``nan``).
+    n : int
+    weighted : bool
+    """
+
+    mean: float
+    mean_err: float
+    chi2_red: float
+    p_value: float
+    n: int
+    weighted: bool
+
+
+def weighted_mean(y, sigma=None) -> WeightedMean:
+    """Inverse-variance weighted mean of ``y`` (``sigma``: one-sigma errors), with the χ² test
+    of a constant (Press et al., *Numerical Recipes* §15.2, the zero-slope case)."""
+    y = np.asarray(y, dtype=float).ravel()
+    n = y.size
+    if n == 0 or not np.all(np.isfinite(y)):
+        raise InputError("weighted_mean: need at least one finite value")
+    dof = n - 1
+    if sigma is None:
+        m = float(y.mean())
+        err = float(y.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+        return WeightedMean(m, err, float("nan"), float("nan"), int(n), False)
+    s = np.asarray(sigma, dtype=float).ravel()
+    if s.shape != y.shape or not np.all(np.isfinite(s)) or np.any(s <= 0):
+        raise InputError("weighted_mean: every sigma must be finite and > 0, one per value")
+    w = 1.0 / s**2
+    m = float((w * y).sum() / w.sum())
+    chi2 = float((w * (y - m) ** 2).sum())
+    p_value = float("nan")
+    if dof > 0:
+        # scipy.stats takes ~1 s to import: only where a p-value is computed
+        from scipy.stats import chi2 as chi2_distribution
+
+        p_value = float(chi2_distribution.sf(chi2, dof))
+    return WeightedMean(m, float(1.0 / math.sqrt(w.sum())),
+                        chi2 / dof if dof > 0 else float("nan"), p_value, int(n), True)

@@ -150,6 +150,11 @@ class Report:
             lines.append(f"kappa_inf({format_T(row['T_K'])} K) = {row['kappa_inf_W_mK']:.3g} ± "
                          f"{row['kappa_inf_err_W_mK']:.2g} W/(m K)  "
                          f"[{row['n_lengths']} lengths, L = {row['lengths_A']} Å]")
+            if not row.get("length_dependence_resolved", True):
+                lines.append(f"  no length dependence resolved (A = {row['A_AmK_W']:.3g} ± "
+                             f"{row['A_err_AmK_W']:.2g} Å m K/W): kappa over these lengths = "
+                             f"{row['kappa_mean_W_mK']:.3g} ± {row['kappa_mean_err_W_mK']:.2g} "
+                             f"W/(m K) (weighted mean, p = {row['mean_p_value']:.2g})")
         if not self.kappa_inf:
             for row in self.kappa_L:
                 lines.append(f"kappa({format_T(row['T_K'])} K, L = {row['length_A']:.4g} Å) = "
@@ -299,6 +304,11 @@ def build_report(campaign, output: str | Path | None = None, figures: bool = Tru
                               "n_lengths": len(ex.length_A),
                               "lengths_A": [round(float(x), 3) for x in ex.length_A],
                               "kappa_max_fraction": ex.kappa_max_fraction,
+                              "A_AmK_W": ex.A_AmK_W, "A_err_AmK_W": ex.A_err_AmK_W,
+                              "kappa_mean_W_mK": ex.kappa_mean_W_mK,
+                              "kappa_mean_err_W_mK": ex.kappa_mean_err_W_mK,
+                              "mean_p_value": ex.mean_p_value,
+                              "length_dependence_resolved": ex.length_dependence_resolved,
                               "warnings": list(ex.warnings)})
             atomic_write_json(rdir / f"kappa_extrapolation_T{format_T(T)}K.json", ex.to_dict())
             if figures:
@@ -685,11 +695,19 @@ def _summary_markdown(spec: CampaignSpec, rep: Report, index: dict) -> str:
         L.append("")
         if rep.kappa_inf:
             L += ["### κ∞(T): 1/κ = 1/κ∞ + A/L", ""]
-            L.append(_md_table(["T (K)", "κ∞ (W/m/K)", "σ", "Λ_eff (Å)", "χ²_red", "lengths"],
+            L.append(_md_table(["T (K)", "κ∞ (W/m/K)", "σ", "Λ_eff (Å)", "χ²_red", "lengths",
+                                "A (Å m K/W)", "σ_A", "κ̄ over L (W/m/K)", "σ", "p (κ̄)"],
                                [[format_T(r["T_K"]), _fmt(r["kappa_inf_W_mK"], 3),
                                  _fmt(r["kappa_inf_err_W_mK"], 2), _fmt(r["mfp_eff_A"], 3),
-                                 _fmt(r["chi2_red"], 3), r["n_lengths"]] for r in rep.kappa_inf]))
-            L.append("")
+                                 _fmt(r["chi2_red"], 3), r["n_lengths"],
+                                 _fmt(r.get("A_AmK_W"), 3), _fmt(r.get("A_err_AmK_W"), 2),
+                                 _fmt(r.get("kappa_mean_W_mK"), 3),
+                                 _fmt(r.get("kappa_mean_err_W_mK"), 2),
+                                 _fmt(r.get("mean_p_value"), 2)] for r in rep.kappa_inf]))
+            L += ["", "κ̄ is the weighted mean of κ(L): one length-independent κ. Where the slope "
+                  "A is within 2σ of zero (no length dependence resolved) and κ̄ fits (p not "
+                  "small), κ̄ is the better estimate of κ over the lengths simulated; it is a "
+                  "lower bound of κ∞ if longer bars would add phonons.", ""]
         for p in rep.figures:
             if Path(p).name.startswith("kappa") and "methods" not in Path(p).name:
                 L += [img(p, Path(p).stem), ""]

@@ -183,6 +183,11 @@ def run(args) -> int:
         rng = f"{f.length_A.min():.4g}-{f.length_A.max():.4g}"
         print(f"{T:>8} {len(f.length_A):>4} {rng:>16} {f.kappa_inf_W_mK:>17.4g} "
               f"{f.kappa_inf_err_W_mK:>8.2g} {f.chi2_red:>9.2f} {f.mfp_eff_A:>10.4g}")
+        if not f.length_dependence_resolved:
+            print(f"  no length dependence resolved (A = {f.A_AmK_W:.3g} ± {f.A_err_AmK_W:.2g} "
+                  f"Å m K/W): kappa over these lengths = {f.kappa_mean_W_mK:.4g} ± "
+                  f"{f.kappa_mean_err_W_mK:.2g} W/mK (weighted mean"
+                  + (f", p = {f.mean_p_value:.2g})" if f.weighted else ")"))
         for w in f.warnings:
             print(f"  warning: {w}")
     print(f"wrote {outdir}/")
