@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mdargy.analysis.stats import block_average, weighted_linear_fit
+from mdargy.analysis.stats import block_average, weighted_linear_fit, weighted_mean
 from mdargy.errors import InputError
 
 
@@ -90,3 +90,16 @@ def test_block_average_bad_input():
         block_average(np.arange(3.0), 1)
     with pytest.raises(InputError):
         block_average(np.arange(3.0), 5)
+
+
+def test_weighted_mean_known_answers():
+    m = weighted_mean([1.0, 3.0], [1.0, 1.0])
+    assert m.mean == 2.0 and m.mean_err == pytest.approx(1 / np.sqrt(2))
+    assert m.chi2_red == pytest.approx(2.0) and m.p_value == pytest.approx(0.1573, abs=1e-4)
+    m = weighted_mean([1.0, 3.0], [1.0, 3.0])  # weights 1 and 1/9
+    assert m.mean == pytest.approx((1 + 3 / 9) / (1 + 1 / 9))
+    assert m.mean_err == pytest.approx(1 / np.sqrt(1 + 1 / 9))
+    u = weighted_mean([1.0, 2.0, 3.0])
+    assert not u.weighted and u.mean == 2.0 and u.mean_err == pytest.approx(1 / np.sqrt(3))
+    with pytest.raises(InputError, match="sigma"):
+        weighted_mean([1.0, 2.0], [1.0, 0.0])
