@@ -4,8 +4,9 @@
 Reads the campaign reports of results/cu7ps6/campaigns/ (NEMD κ∞ and κ of the longest bar,
 Green–Kubo, Wigner κ_p + κ_c), the demo's NEMD at 300 K (results/cu7ps6/demo/) and the 600 ps
 Green–Kubo run at 300 K (scripts/gk/validation/), and draws them with the measured band of the
-reference paper (0.43–0.58 W/m/K, 100–400 K) into results/cu7ps6/kappa_vs_T.png. NEMD κ∞
-points with σ larger than κ∞ say little; κ of the longest bar is a lower bound of κ∞.
+reference paper (0.43–0.58 W/m/K, 100–400 K) into results/cu7ps6/kappa_vs_T.png. NEMD points:
+κ∞ of the 1/κ = 1/κ∞ + A/L fit where a length dependence is resolved (|A| > 2σ_A), else the
+weighted mean κ̄ of κ(L) (mdargy.analysis.kappa); κ of the longest bar is drawn too.
 
 Usage: python scripts/cu7ps6_kappa_figure.py
 """
@@ -16,6 +17,7 @@ import csv
 import json
 from pathlib import Path
 
+from mdargy.analysis.kappa import extrapolate_kappa_per_T
 from mdargy.plots.kappa import plot_kappa_methods
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,26 +36,45 @@ def _rows(path, k="kappa_W_mK", e="kappa_err_W_mK"):
     return [(float(r["T_K"]), float(r[k]), float(r[e])) for r in _csv(path)]
 
 
-def main() -> int:
-    camp = RES / "campaigns"
-    series = {}
-    nemd, invalid = [], []
-    for f in (camp / "100K_methods" / "kappa_inf.csv", camp / "nemd_T" / "kappa_inf.csv",
-              RES / "demo" / "kappa_inf.csv"):
-        for r in (_csv(f) if f.exists() else []):
-            row = (float(r["T_K"]), float(r["kappa_inf_W_mK"]), float(r["kappa_inf_err_W_mK"]))
-            # κ falling with L (A < 0) is not the 1/κ = 1/κ∞ + A/L law: no κ∞ to draw
-            (invalid if float(r.get("A_AmK_W", 1.0)) < 0 else nemd).append(row)
-    series["NEMD κ∞ (1×1-cell bars, 58–117 Å)"] = nemd
-    longest = []
-    for f in (camp / "100K_methods" / "kappa_L.csv", camp / "nemd_T" / "kappa_L.csv",
-              RES / "demo" / "kappa_L.csv"):
-        rows = _csv(f) if f.exists() else []
+def _nemd(dirs):
+    """From the κ(L) tables of the campaign reports in ``dirs`` that exist: κ∞ where the 1/L
+    fit resolves a length dependence with A > 0, the weighted mean κ̄ where it resolves none,
+    the temperatures where κ falls with L (resolved), and κ of the longest bar per T."""
+    kinf, flat, invalid, longest = [], [], [], []
+    for d in dirs:
+        rows = _csv(d / "kappa_L.csv") if (d / "kappa_L.csv").exists() else []
+        if not rows:
+            continue
+        per_T = extrapolate_kappa_per_T(
+            [float(r["T_K"]) for r in rows], [float(r["length_A"]) for r in rows],
+            [float(r["kappa_W_mK"]) for r in rows], [float(r["kappa_err_W_mK"]) for r in rows])
+        for f in per_T.fits:
+            if not f.length_dependence_resolved:
+                flat.append((f.T_K, f.kappa_mean_W_mK, f.kappa_mean_err_W_mK))
+            elif f.A_AmK_W > 0:
+                kinf.append((f.T_K, f.kappa_inf_W_mK, f.kappa_inf_err_W_mK))
+            else:  # κ falls with L, resolved: not the 1/κ = 1/κ∞ + A/L law
+                invalid.append((f.T_K, f.kappa_inf_W_mK, f.kappa_inf_err_W_mK))
         for T in sorted({r["T_K"] for r in rows}):
             r = max((r for r in rows if r["T_K"] == T), key=lambda r: float(r["length_A"]))
             longest.append((float(r["T_mean_K"]), float(r["kappa_W_mK"]),
                             float(r["kappa_err_W_mK"])))
-    series["NEMD κ(117 Å), at the bar's mean T"] = longest
+    return kinf, flat, invalid, longest
+
+
+def main() -> int:
+    camp = RES / "campaigns"
+    series = {}
+    nemd, invalid = [], []
+    sets = (("1×1-cell bars, 58–117 Å", (camp / "100K_methods", camp / "nemd_T", RES / "demo")),
+            ("2×2-cell bars, 78–233 Å", (camp / "nemd2x2_100K", camp / "nemd2x2_300K")))
+    for label, dirs in sets:
+        kinf, flat, bad, longest = _nemd(dirs)
+        nemd += kinf
+        invalid += bad
+        series[f"NEMD κ∞ ({label})"] = kinf
+        series[f"NEMD κ̄, no L dependence resolved ({label})"] = flat
+        series[f"NEMD κ of the longest bar ({label.split(', ')[0]}, at its mean T)"] = longest
     gk = json.loads((ROOT / "scripts/gk/validation/cu7ps6_300K-gk/gk.json").read_text())
     series["Green–Kubo (300 ps NVE; 600 ps at 292 K)"] = (
         _rows(camp / "100K_methods" / "kappa_gk.csv") + _rows(camp / "P213_T" / "kappa_gk.csv")
@@ -75,8 +96,8 @@ def main() -> int:
     if clipped:
         notes.append("NEMD κ∞ beyond the axis: " + "; ".join(clipped))
     if invalid:
-        notes.append("no NEMD κ∞ (κ falls with L) at " + ", ".join(f"{T:.0f}" for T, _, _ in invalid)
-                     + " K")
+        notes.append("no NEMD κ∞ (κ falls with L beyond 2σ) at "
+                     + ", ".join(f"{T:.0f}" for T, _, _ in invalid) + " K")
     if notes:
         ax.text(0.99, 0.02, "\n".join(notes), ha="right", va="bottom", transform=ax.transAxes,
                 fontsize=7)
