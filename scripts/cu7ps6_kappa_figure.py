@@ -67,7 +67,8 @@ def main() -> int:
     series = {}
     nemd, invalid = [], []
     sets = (("1×1-cell bars, 58–117 Å", (camp / "100K_methods", camp / "nemd_T", RES / "demo")),
-            ("2×2-cell bars, 78–233 Å", tuple(camp / f"nemd2x2_{T}K" for T in (100, 200, 300, 400))))
+            ("2×2-cell bars, 78–233 Å",
+             tuple(camp / f"nemd2x2_{T}K" for T in (100, 200, 300, 400))))
     for label, dirs in sets:
         kinf, flat, bad, longest = _nemd(dirs)
         nemd += kinf
