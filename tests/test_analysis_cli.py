@@ -2,12 +2,18 @@
 
 import csv
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mdargy.constants import K_B_EV_K
 from mdargy.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +238,17 @@ def test_plot_functions_label_units(tmp_path):
         assert "(" in ax.get_xlabel() and "(" in ax.get_ylabel()
     assert "cm⁻¹" in figs[-1].axes[0].get_xlabel()
     assert len(list(tmp_path.glob("*.png"))) == 5
+
+
+def test_a_closed_pipe_is_not_a_traceback(tmp_path):
+    """`mdargy ... | head`: the reader leaves early; mdargy stops quietly with 128 + SIGPIPE."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        r = subprocess.run([sys.executable, "-m", "mdargy", "campaign", "check",
+                            "inputs/campaigns/demo.toml"], stdout=write_end,
+                           stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=120)
+    finally:
+        os.close(write_end)
+    assert r.returncode == 141
+    assert "Traceback" not in r.stderr

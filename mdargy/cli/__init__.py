@@ -8,6 +8,7 @@ subcommand and sets ``func`` (taking the parsed arguments, returning an exit cod
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import mdargy
@@ -65,3 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mdargy: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`mdargy campaign check FILE | head`): not an error of ours;
+        # point stdout at devnull so the interpreter's final flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a command killed by it
