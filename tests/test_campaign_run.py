@@ -28,6 +28,7 @@ from mdargy.campaign.report import build_report
 from mdargy.campaign.runner import run_campaign
 from mdargy.campaign.schema import parse_campaign
 from mdargy.constants import K_B_EV_K as K_B
+from mdargy.errors import InputError
 from mdargy.io.atomic import atomic_write_json
 
 MPIRUN = Path(sys.executable).parent / "mpirun"
@@ -145,6 +146,20 @@ def test_report_recovers_known_answers(tmp_path):
     # re-running changes nothing: every task is skipped
     again = run_campaign(spec, executor=synthetic_executor, quiet=True, tick_s=0)
     assert again.ran == () and len(again.skipped_done) == 11
+
+
+def test_only_some_tasks_now_the_rest_later(tmp_path):
+    spec = parse_campaign(SYNTHETIC, tmp_path / "synthetic.toml", output=tmp_path / "out")
+    with pytest.raises(InputError, match="no task of the campaign matches"):
+        run_campaign(spec, executor=synthetic_executor, quiet=True, tick_s=0,
+                     only=("nemd_T40K_*", "nemd_T99K_*"))
+    s = run_campaign(spec, executor=synthetic_executor, quiet=True, tick_s=0,
+                     only=("nemd_T40K_*", "emd_T500K"))
+    assert sorted(s.ran) == ["emd_T500K", "nemd_T40K_L12", "nemd_T40K_L16", "nemd_T40K_L24",
+                             "nemd_T40K_L8"]
+    assert s.selection_complete and not s.complete and len(s.left_out) == 6
+    rest = run_campaign(spec, executor=synthetic_executor, quiet=True, tick_s=0)
+    assert len(rest.ran) == 6 and len(rest.skipped_done) == 5 and rest.complete
 
 
 def test_partial_and_failed_tasks_in_report(tmp_path):
@@ -389,8 +404,6 @@ def test_mpi_one_group_of_two_ranks(tmp_path):
 def test_reanalyse_redoes_only_the_named_emd_task(tmp_path):
     """--reanalyse: a finished EMD task runs again in work/ (its stage folders moved aside, not
     deleted); the other tasks are not touched; bad names and NEMD tasks are refused."""
-    from mdargy.errors import InputError
-
     spec = parse_campaign(SYNTHETIC, tmp_path / "synthetic.toml", output=tmp_path / "out")
     assert run_campaign(spec, executor=synthetic_executor, quiet=True, tick_s=0).complete
     stage = spec.output / "tasks" / "emd_T500K" / "lattice"

@@ -8,6 +8,7 @@ rank 0 writes its task's directory; every rank runs LAMMPS.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import math
 import threading
 import time
@@ -47,9 +48,16 @@ class RunSummary:
     wall_s: float
     restored: tuple[str, ...] = ()
     committed_rejected: dict = dataclasses.field(default_factory=dict)
+    left_out: tuple[str, ...] = ()  # pending tasks not chosen by ``only``
 
     @property
     def complete(self) -> bool:
+        """Every task of the campaign is done."""
+        return self.selection_complete and not self.left_out
+
+    @property
+    def selection_complete(self) -> bool:
+        """Every task this run was asked to run is done (all of them without ``only``)."""
         return not self.failed and not self.stale and not self.not_started
 
     def to_dict(self) -> dict:
@@ -229,6 +237,7 @@ def run_campaign(
     poll_s: float = 0.02,
     reanalyse: Sequence[str] = (),
     committed: str | Path | None = None,
+    only: Sequence[str] = (),
 ) -> RunSummary:
     """Run (or resume) a campaign. Collective over ``comm``.
 
@@ -255,6 +264,10 @@ def run_campaign(
         Folder of committed results (``mdargy campaign export``); default ``[campaign]
         committed``. Finished tasks found there with the same fingerprint are restored into the
         output directory and count as done (:func:`mdargy.campaign.committed.restore_committed`).
+    only : sequence of str
+        Run only the tasks whose ids match one of these shell patterns (``nemd_T100K_L12``,
+        ``nemd_T100K_*``); the others are left as they are (``not_started``). Splits a campaign
+        over sessions or allocations by hand; a pattern that matches no task is an error.
 
     Returns
     -------
@@ -270,6 +283,10 @@ def run_campaign(
 
     def load():
         spec, tasks, text = _load(campaign, output)
+        unmatched = [p for p in only if not any(fnmatch.fnmatchcase(t.id, p) for t in tasks)]
+        if unmatched:
+            raise InputError(f"--only {' '.join(unmatched)}: no task of the campaign matches "
+                             f"(its tasks: {', '.join(t.id for t in tasks)})", spec.path)
         return spec, tasks, text, _committed_dir(spec, committed)
 
     spec, tasks, text, committed_dir = _bcast_or_raise(comm, load)
@@ -297,6 +314,11 @@ def run_campaign(
     statuses, restored = _bcast_or_raise(comm, prepare)
     todo = [t for t in tasks if statuses[t.id] == "pending"
             or (retry_failed and statuses[t.id] == "failed")]
+    left_out = ()
+    if only:
+        chosen = [t for t in todo if any(fnmatch.fnmatchcase(t.id, p) for p in only)]
+        left_out = tuple(t.id for t in todo if t not in chosen)
+        todo = chosen
     skipped = tuple(t.id for t in tasks if statuses[t.id] == "done")
     stale = tuple(t.id for t in tasks if statuses[t.id] == "stale")
     left_failed = {t.id: store.index["tasks"][t.id].get("error") if rank == 0 else None
@@ -313,8 +335,9 @@ def run_campaign(
         if not quiet:
             back = (f" ({len(restored.restored)} restored from committed results in "
                     f"{restored.source})" if restored.restored else "")
+            chosen = f" (--only; {len(left_out)} left for later)" if only else ""
             progress.say(f"campaign {spec.name}: {len(tasks)} tasks, {len(skipped)} already done"
-                         f"{back}, {len(stale)} stale, {len(todo)} to run on {n_groups} group"
+                         f"{back}, {len(stale)} stale, {len(todo)} to run{chosen} on {n_groups} group"
                          f"{'s' if n_groups > 1 else ''} of {k} rank{'s' if k > 1 else ''}; "
                          f"output {spec.output}")
             for tid, why in restored.rejected.items():
@@ -361,6 +384,7 @@ def run_campaign(
         skipped_done=skipped,
         stale=stale,
         not_started=tuple(t.id for t in todo if t.id not in ran),
+        left_out=left_out,
         wall_s=time.monotonic() - t_start,
         restored=restored.restored,
         committed_rejected=dict(restored.rejected),
@@ -369,5 +393,7 @@ def run_campaign(
         progress.say(
             f"campaign {spec.name}: {len(summary.done_now)} finished now, {len(skipped)} were "
             f"already done, {len(summary.failed)} failed, {len(stale)} stale, "
-            f"{len(summary.not_started)} not started; index {store.index_path}")
+            f"{len(summary.not_started)} not started"
+            + (f", {len(left_out)} left for later (--only)" if left_out else "")
+            + f"; index {store.index_path}")
     return summary

@@ -67,6 +67,9 @@ def add_parser(sub):
                    "(the lattice stage files are moved aside, never deleted)")
     q.add_argument("--stop-after", type=float, default=None, metavar="SECONDS",
                    help="start no new task after this many seconds (batch wall-time limits)")
+    q.add_argument("--only", nargs="+", default=(), metavar="TASK",
+                   help="run only these tasks (ids or shell patterns, e.g. 'nemd_T100K_L1*'); "
+                   "the rest stay pending for a later run")
     q.add_argument("--quiet", "-q", action="store_true", help="print only errors")
     q.add_argument("--from", dest="committed", default=None, metavar="DIR",
                    help="folder of committed results (`campaign export`; default [campaign] "
@@ -159,11 +162,11 @@ def run_run(args) -> int:
     summary = run_campaign(args.file, ranks_per_task=args.ranks_per_task, output=args.output,
                            retry_failed=not args.no_retry_failed, stop_after_s=args.stop_after,
                            reanalyse=tuple(args.reanalyse), committed=args.committed,
-                           quiet=args.quiet)
+                           quiet=args.quiet, only=tuple(args.only))
     if summary.failed and _root():
         for tid, err in summary.failed.items():
             print(f"mdargy campaign run: task {tid} failed: {err}", file=sys.stderr)
-    return 0 if summary.complete else 1
+    return 0 if summary.selection_complete else 1
 
 
 def _status_table(idx: dict) -> str:
