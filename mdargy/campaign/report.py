@@ -601,17 +601,17 @@ def _npt_lattice_constant(npt: dict, thermo_csv: Path):
     """First cell length of a NEMD task's NPT-scaled unit cell (the lattice constant of a cubic
     cell) and its standard error, or (None, None) without an NPT stage.
 
-    The error is recomputed from the NPT run's thermo rows when they are there (records made
-    before the errors came from blocks hold a single-row error, or none), else taken as
-    recorded.
+    The error is the recorded one; records made before the errors came from blocks hold none,
+    and theirs is computed from the NPT run's thermo rows when they are there.
     """
     a = (npt.get("cell_lengths_A") or [None])[0]
     if a is None:
         return None, None
-    if thermo_csv.is_file():
+    recorded = (npt.get("cell_lengths_err_A") or [None])[0]
+    if recorded is None and thermo_csv.is_file():
         th = read_thermo_csv(thermo_csv, stage="equilibration")
         return a, lattice_length_err_A(a, npt_average(th["vol_A3"], th["press_bar"]))
-    return a, (npt.get("cell_lengths_err_A") or [None])[0]
+    return a, recorded
 
 
 def _approximations(spec: CampaignSpec) -> list[str]:
