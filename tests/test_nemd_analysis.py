@@ -88,6 +88,44 @@ def test_sigma_shrinks_with_more_data():
     assert errs[1] < 0.5 * errs[0]  # ~ 1/sqrt(16) = 0.25 expected
 
 
+def _correlated(seed, nb=200, n=20, L=100.0, g=0.2, T0=300.0, noise=1.0, phi=0.8, slow=0.02,
+                Q=0.05):
+    """Blocks whose noise is correlated in time (AR(1), ~5 blocks), per bin and in the amplitude
+    of the gradient (a slow mode of the whole bar), with the steady gradient ``g`` underneath."""
+    rng = np.random.default_rng(seed)
+    w = L / n
+    x = (np.arange(n) + 0.5) * w
+    d = np.where(x < L / 2, x, L - x)
+    e, s = np.zeros(n), 0.0
+    P, hin = np.empty((nb, n)), np.empty(nb)
+    for i in range(nb):
+        e = phi * e + np.sqrt(1 - phi**2) * rng.normal(0, noise, n)
+        s = phi * s + np.sqrt(1 - phi**2) * rng.normal(0, slow)
+        P[i] = T0 - g * L / 4 + g * d + e + s * (d - L / 4)
+        hin[i] = Q + rng.normal(0, 0.003)
+    hout = hin + rng.normal(0, 0.001, nb)
+    return x, P, hin, hout, dict(length_A=L, area_A2=400.0, cold_A=(0.0, w),
+                                 hot_A=(L / 2, L / 2 + w), exclude_A=w, block_time_ps=1.0)
+
+
+@pytest.mark.parametrize("groups", [5, 10])
+def test_sigma_is_right_across_independent_runs(groups):
+    # pulls of kappa about the true value over 200 independent series: sigma is right when
+    # they are centred with unit spread; the groups' spread alone, with few groups, is not
+    # enough (Student-t tails), and the paths' term added in quadrature makes up for it
+    true = kappa_W_mK(0.05, 400.0, 0.2)
+    full, grp = [], []
+    for seed in range(200):
+        x, P, hin, hout, geo = _correlated(seed)
+        an = analyse_nemd(x, P, hin, hout, discard_blocks=0, n_error_blocks=groups, **geo)
+        full.append((an.kappa_W_mK - true) / an.kappa_err_W_mK)
+        grp.append((an.kappa_W_mK - true) / an.kappa_err_groups_W_mK)
+    assert abs(np.mean(full)) < 0.25  # the mean of 200 pulls scatters by 0.07
+    assert 0.85 < np.std(full) < 1.15
+    if groups == 5:  # Student-t with 4 degrees of freedom: std sqrt(2)
+        assert np.std(grp) > 1.25
+
+
 def test_transient_is_discarded_automatically():
     x, P, hin, hout, geo = _synthetic(transient=True, nb=80)
     an = analyse_nemd(x, P, hin, hout, n_error_blocks=5, **geo)

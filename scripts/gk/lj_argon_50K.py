@@ -9,6 +9,7 @@ small results are merged into ``scripts/gk/validation/lj_argon_50K_study.json``.
     nice -n 10 .venv/bin/python $S gk CELLS NS [A]        # GK, CELLS^3 fcc cells, NS ns NVE
     nice -n 10 .venv/bin/python $S nemd NX NY DT NS [A]   # NEMD bar NX x NY x NY, baths ±DT/2
     nice -n 10 .venv/bin/python $S nemd-fit DT NY [A]     # 1/κ = 1/κ∞ + A/L over those bars
+    nice -n 10 .venv/bin/python $S nemd-seeds NX NY DT NS N [A]  # is NEMD's σ(κ) right? N seeds
 
 The model is that of ``inputs/examples/lj_argon_*.toml``: ε = 0.0104 eV, σ = 3.40 Å, cut at
 8.5 Å and shifted, 5 fs steps, fcc at the lattice constant ``A`` (Å; default 5.30, the
@@ -233,6 +234,86 @@ def nemd_fit(dT="20", ny="3", a_A=A_DEFAULT, T_ref=None):
                    f"{a:g}" + ("" if T_ref is None else f" {T_ref:g}")})
 
 
+def _pulls(k, e) -> dict:
+    """How the spread of independent κ_i compares with their σ_i: the weighted mean, χ²_red
+    of the κ_i about it (N - 1 degrees of freedom; 1 when the σ_i are right), the ratio
+    std(κ_i) / rms(σ_i) with its 1σ sampling error for N normal samples (1/sqrt(2(N - 1))),
+    and the pulls (κ_i - κ̄_others) / sqrt(σ_i² + σ(κ̄_others)²)."""
+    k, e = np.asarray(k, float), np.asarray(e, float)
+    n = k.size
+    w = 1.0 / e**2
+    mean = float(np.sum(w * k) / np.sum(w))
+    chi2 = float(np.sum(w * (k - mean) ** 2) / (n - 1))
+    pulls = []
+    for i in range(n):
+        o = np.arange(n) != i
+        wo = w[o]
+        mo = np.sum(wo * k[o]) / np.sum(wo)
+        pulls.append(float((k[i] - mo) / np.sqrt(e[i] ** 2 + 1.0 / np.sum(wo))))
+    return {"kappa_mean_W_mK": mean, "kappa_mean_err_W_mK": float(np.sum(w) ** -0.5),
+            "chi2_red": chi2, "std_over_rms_sigma": float(k.std(ddof=1) / np.sqrt(np.mean(e**2))),
+            "std_over_rms_sigma_err": float(1.0 / np.sqrt(2 * (n - 1))),
+            "pull_std": float(np.std(pulls, ddof=1)), "pull_mean": float(np.mean(pulls)),
+            "pulls": pulls}
+
+
+def nemd_seeds(nx, ny, dT, ns, n_seeds, a_A=A_DEFAULT):
+    """``n_seeds`` independent runs of one bar (seeds 9000, 9001, ...): is σ(κ) right?
+
+    Each finished run is recorded as it lands (resumable); then every run is analysed again
+    from its block series with 5 and with 10 error groups (the campaigns of Cu7PS6 use 10), and
+    the spread of the κ_i is compared with their σ_i: with the full σ (groups and the two heat
+    paths in quadrature), with the groups' part alone and with the paths' part alone."""
+    nx, ny, dT, ns, n_seeds, a = int(nx), int(ny), float(dT), float(ns), int(n_seeds), float(a_A)
+    base = f"nemd-{nx}x{ny}x{ny}-dT{dT:g}-a{a:.3f}-{ns:g}ns"
+    runs = []
+    for s in range(n_seeds):
+        seed = 9000 + s
+        cfg = NEMDConfig.from_dict(dict(
+            structure=structure(a), replicate=[nx, ny, ny],
+            output_dir=str(RUNS / "seeds" / f"{base}-seed{seed}"),
+            temperature_K=50.0, timestep_fs=5.0, seed=seed, potential=POTENTIAL,
+            neighbor_skin_A=SKIN_A, method="langevin", bins_per_cell=1, bath_cells=1,
+            delta_T_K=dT, bath_damp_fs=250.0, equilibration_ps=20.0, production_ps=ns * 1000.0,
+            block_ps=5.0, sample_every_fs=50.0, fit_exclude_bins=1, n_error_blocks=10,
+            checkpoint_every_ps=100.0))
+        r = _run(run_nemd, NEMDResult, cfg)
+        out = Path(r.output_dir)
+        blocks = read_thermo_csv(out / "blocks.csv")
+        prof = np.loadtxt(out / "profiles.csv", delimiter=",", skiprows=1)[:, 1:]
+        n, L = cfg.n_bins, r.length_A
+        w = L / n
+        row = {"seed": seed, "T_mean_K": r.T_mean_K, "n_discarded_blocks": r.n_discarded_blocks}
+        for groups in (5, 10):
+            an = analyse_nemd((np.arange(n) + 0.5) * w, prof, blocks["heat_in_eV"],
+                              blocks["heat_out_eV"], cfg.block_steps * cfg.timestep_ps, L,
+                              r.area_A2, (0.0, w), (n // 2 * w, (n // 2 + 1) * w),
+                              exclude_A=w, n_error_blocks=groups,
+                              discard_blocks=r.n_discarded_blocks)
+            row[f"groups{groups}"] = {"kappa_W_mK": an.kappa_W_mK,
+                                      "kappa_err_W_mK": an.kappa_err_W_mK,
+                                      "kappa_err_groups_W_mK": an.kappa_err_groups_W_mK,
+                                      "kappa_err_paths_W_mK": an.kappa_err_paths_W_mK}
+        runs.append(row)
+        print(f"seed {seed}: kappa {row['groups10']['kappa_W_mK']:.4f} +- "
+              f"{row['groups10']['kappa_err_W_mK']:.4f} W/m/K", flush=True)
+    res = {"replicate": [nx, ny, ny], "n_atoms": r.n_atoms, "a_A": a, "delta_T_K": dT,
+           "nemd_ns": ns, "length_A": r.length_A, "n_seeds": n_seeds, "runs": runs}
+    if n_seeds >= 3:
+        for groups in (5, 10):
+            g = [x[f"groups{groups}"] for x in runs]
+            k = [x["kappa_W_mK"] for x in g]
+            res[f"groups{groups}"] = {
+                part: _pulls(k, [x[key] for x in g])
+                for part, key in (("full", "kappa_err_W_mK"),
+                                  ("groups_only", "kappa_err_groups_W_mK"),
+                                  ("paths_only", "kappa_err_paths_W_mK"))
+                if all(x[key] > 0 for x in g)}
+    res["command"] = (f"nice -n 10 .venv/bin/python scripts/gk/lj_argon_50K.py nemd-seeds {nx} "
+                      f"{ny} {dT:g} {ns:g} {n_seeds} {a:g}")
+    record(f"{base}-seeds", res)
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"npt": npt, "gk": gk, "nemd": nemd, "nemd-fit": nemd_fit}[cmd](*args)
+    {"npt": npt, "gk": gk, "nemd": nemd, "nemd-fit": nemd_fit, "nemd-seeds": nemd_seeds}[cmd](*args)
