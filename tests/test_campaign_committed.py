@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ase.build import bulk
+from ase.io import write
 
 from mdargy.analysis.conductivity import ionic_conductivity
 from mdargy.analysis.diffusion import diffusion_coefficients
@@ -30,9 +32,9 @@ from mdargy.analysis.greenkubo import green_kubo
 from mdargy.campaign.committed import MANIFEST_NAME, export_committed
 from mdargy.campaign.report import COST_COLUMNS, build_report, task_cost
 from mdargy.campaign.runner import run_campaign
-from mdargy.campaign.schema import load_campaign
+from mdargy.campaign.schema import canonical_hash, load_campaign
 from mdargy.campaign.store import CampaignStore
-from mdargy.campaign.tasks import build_tasks
+from mdargy.campaign.tasks import build_tasks, fingerprint_inputs
 from mdargy.errors import InputError
 from mdargy.io.atomic import atomic_write_json
 from mdargy.io.integrity import file_sha256
@@ -351,3 +353,71 @@ def test_cost_table_of_the_report(tmp_path):
     assert {r["task"]: r["atoms"] for r in rows}["nemd_T40K_L16"] == 576
     summary = Path(rep.summary_path).read_text()
     assert f"Cost: {rep.total_core_h:.3g} core-hours over 8 finished tasks" in summary
+
+
+def _project(root: Path) -> Path:
+    """A checkout with the campaign file, its structure file and its committed folder."""
+    (root / "inputs" / "structures").mkdir(parents=True)
+    (root / "inputs" / "campaigns").mkdir()
+    write(root / "inputs" / "structures" / "Ar.cif", bulk("Ar", "fcc", a=5.30, cubic=True))
+    text = CAMPAIGN.replace('committed = "committed"',
+                            'committed = "../../results/committed"')
+    text = text.replace('lattice = "fcc"\na_A = 5.30\nelement = "Ar"',
+                        'file = "../structures/Ar.cif"')
+    path = root / "inputs" / "campaigns" / "c.toml"
+    path.write_text(text)
+    return path
+
+
+def _first_format_fingerprint(spec, task) -> str:
+    """The fingerprint as mdargy first computed it: the structure and potential tables with
+    their absolute file paths, hashed with the task's other inputs."""
+    table = "nemd" if task.kind == "nemd" else "emd"
+    return canonical_hash({
+        "kind": task.kind, "T_K": task.T_K, "seed": task.seed, "params": task.params,
+        table: fingerprint_inputs(table, getattr(spec, table), spec.timestep_fs),
+        "structure": dict(spec.structure), "potential": dict(spec.potential),
+        **fingerprint_inputs("md", spec.md, spec.timestep_fs),
+        "extra_commands": spec.extra_commands})
+
+
+def test_committed_results_travel_with_the_checkout(tmp_path):
+    # committed in one checkout, restored in a copy of it elsewhere: file paths differ, file
+    # contents do not, so nothing is rerun
+    a = _project(tmp_path / "a")
+    _run(a, tmp_path / "a" / "out")
+    export_committed(a, output=tmp_path / "a" / "out")
+    shutil.copytree(tmp_path / "a" / "inputs", tmp_path / "b" / "inputs")
+    shutil.copytree(tmp_path / "a" / "results", tmp_path / "b" / "results")
+    b = tmp_path / "b" / "inputs" / "campaigns" / "c.toml"
+    calls = []
+    s = _run(b, tmp_path / "b" / "out", calls)
+    assert calls == [] and s.complete and len(s.restored) == 8
+    # a structure file with other contents at the same path: every task is rerun
+    cif = tmp_path / "b" / "inputs" / "structures" / "Ar.cif"
+    cif.write_text(cif.read_text().replace("5.3", "5.4"))
+    calls.clear()
+    s = _run(b, tmp_path / "b" / "out2", calls)
+    assert len(calls) == 8 and not s.restored
+    assert all("other inputs" in why for why in s.committed_rejected.values())
+
+
+def test_records_of_the_first_fingerprint_format_are_recognised(tmp_path):
+    # records made when fingerprints hashed absolute paths: recognised where they were made
+    # and, through the campaign file their provenance names, in a copy of the checkout
+    a = _project(tmp_path / "a")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    b = tmp_path / "b" / "inputs" / "campaigns" / "c.toml"
+    spec_a, spec_b = load_campaign(a), load_campaign(b)
+    for ta, tb in zip(build_tasks(spec_a), build_tasks(spec_b)):
+        assert ta.fingerprint == tb.fingerprint  # contents, not paths
+        old = _first_format_fingerprint(spec_a, ta)
+        assert old != _first_format_fingerprint(spec_b, tb)
+        rec = {"fingerprint": old, "provenance": {"inputs": {"campaign_file": str(a)}}}
+        assert ta.matches({"fingerprint": old}) and tb.matches(rec)
+        assert not tb.matches({"fingerprint": old})  # made elsewhere, and not saying where
+        rec_c = {"fingerprint": old,
+                 "provenance": {"inputs": {"campaign_file": str(tmp_path / "c" / "c.toml")}}}
+        assert not tb.matches(rec_c)
+        assert not tb.matches({"fingerprint": ta.fingerprint[::-1]}) and not tb.matches(None)
+        assert "legacy" not in tb.to_dict()

@@ -168,7 +168,7 @@ def export_committed(campaign, dest=None, output=None, max_bytes: int = MAX_FILE
     tasks = build_tasks(spec)
     for t in tasks:
         rec = store.task_record(t.id)
-        if rec is None or rec.get("fingerprint") != t.fingerprint:
+        if not t.matches(rec):
             not_finished.append(t.id)
             continue
         tdir = store.final_path(t.id)
@@ -257,7 +257,7 @@ def _check_committed(t, src: Path, entry: dict | None) -> str | None:
     rec = read_json_dict(src / "task.json")
     if rec is None or rec.get("status") != "done" or rec.get("id") != t.id:
         return "task.json is not the record of a finished task"
-    if rec.get("fingerprint") != t.fingerprint:
+    if not t.matches(rec):
         return (f"made with other inputs (fingerprint {str(rec.get('fingerprint'))[:12]} != "
                 f"{t.fingerprint[:12]} of the campaign file now)")
     for rel, d in files.items():

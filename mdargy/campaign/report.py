@@ -201,7 +201,7 @@ def _finished(store: CampaignStore, tasks) -> tuple[dict, list]:
     done, missing = {}, []
     for t in tasks:
         rec = store.task_record(t.id)
-        if rec is None or rec.get("fingerprint") != t.fingerprint:
+        if not t.matches(rec):
             missing.append(t.id)
         else:
             done[t.id] = rec

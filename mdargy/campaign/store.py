@@ -203,7 +203,7 @@ class CampaignStore:
                 os.replace(work, final)
                 rec = self.task_record(t.id)
             if rec is not None:
-                if rec.get("fingerprint") == t.fingerprint:
+                if t.matches(rec):
                     entry.update(status="done", wall_s=rec.get("wall_s"), error=None,
                                  finished_utc=rec.get("finished_utc"),
                                  restored=(final / RESTORED_NAME).exists())
@@ -218,7 +218,8 @@ class CampaignStore:
             else:
                 status = "failed" if prev.get("status") == "failed" else "pending"
                 if work.exists():
-                    if work_rec and work_rec.get("fingerprint") not in (None, t.fingerprint):
+                    if work_rec and work_rec.get("fingerprint") is not None \
+                            and not t.matches(work_rec):
                         aside = work.with_name(f"{t.id}.superseded-{int(time.time())}")
                         os.replace(work, aside)
                     else:

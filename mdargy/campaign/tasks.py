@@ -19,13 +19,17 @@ ranks tasks; absolute times are learnt from finished tasks for the ETA.
 from __future__ import annotations
 
 import dataclasses
+import os
 import zlib
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from mdargy.campaign.schema import (EMD_FIELDS, MD_FIELDS, NEMD_FIELDS, CampaignSpec,
                                     canonical_hash)
 from mdargy.drivers.config import nemd_block_ps, steps_of
 from mdargy.errors import InputError
+from mdargy.io.integrity import file_sha256
 from mdargy.results import to_jsonable
 
 
@@ -64,7 +68,10 @@ class Task:
     cost : float
         Expected cost, unit cells x MD steps (relative wall time).
     fingerprint : str
-        SHA-256 of every input that can change the result.
+        SHA-256 of every input that can change the result (file contents, not paths).
+    legacy : tuple or None
+        ``(campaign folder, inputs with file paths relative to it)``: what the first,
+        path-based fingerprint hashed, to recognise records made with it (not serialised).
     """
 
     id: str
@@ -74,9 +81,51 @@ class Task:
     seed: int
     cost: float
     fingerprint: str
+    legacy: tuple | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return {f.name: to_jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if f.name != "legacy"}
+
+    def legacy_fingerprints(self, record: Mapping | None = None) -> set[str]:
+        """The first format's path-based fingerprints of this task: with its files where they
+        lie now and, for a record that names its campaign file, where they lay then."""
+        if self.legacy is None:
+            return set()
+        base, inputs = self.legacy
+        bases = {str(base)}
+        prov = ((record or {}).get("provenance") or {}).get("inputs") or {}
+        if isinstance(prov.get("campaign_file"), str):
+            bases.add(str(Path(prov["campaign_file"]).parent))
+        return {canonical_hash(_rerooted(inputs, b)) for b in bases}
+
+    def matches(self, record: Mapping | None) -> bool:
+        """Whether a task record (``task.json``) was made with this task's inputs."""
+        if not record or not isinstance(record.get("fingerprint"), str):
+            return False
+        fp = record["fingerprint"]
+        return fp == self.fingerprint or fp in self.legacy_fingerprints(record)
+
+
+def _file_key(key: str) -> bool:
+    return key in ("file", "files") or key.endswith("_file")
+
+
+def _map_files(table: Mapping, fn) -> dict:
+    """``table`` with ``fn`` applied to each file path (keys ``file``, ``files``, ``*_file``;
+    a LAMMPS-shipped ``lammps:NAME`` is a name, left as it is)."""
+    def one(v):
+        return v if not isinstance(v, str) or v.startswith("lammps:") else fn(v)
+    return {k: ([one(x) for x in v] if isinstance(v, list) else one(v)) if _file_key(k) else v
+            for k, v in table.items()}
+
+
+def _rerooted(inputs: dict, base: str) -> dict:
+    """The first format's inputs: file paths absolute again, below ``base``."""
+    out = dict(inputs)
+    for key in ("structure", "potential"):
+        out[key] = _map_files(inputs[key], lambda v: os.path.normpath(os.path.join(base, v)))
+    return out
 
 
 #: Fingerprints hash a task's inputs under the key names of the first campaign format, so that
@@ -138,13 +187,24 @@ def _n_steps(spec: CampaignSpec, table) -> int:
             + steps_of("production_ps", table.production_ps, dt))
 
 
-def _common_inputs(spec: CampaignSpec) -> dict[str, Any]:
-    return {
-        "structure": dict(spec.structure),
-        "potential": dict(spec.potential),
-        **fingerprint_inputs("md", spec.md, spec.timestep_fs),
-        "extra_commands": spec.extra_commands,
-    }
+def _common_inputs(spec: CampaignSpec) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """The inputs every task shares: with file contents (the fingerprint), and, for records
+    of the first format, the campaign folder and the inputs with paths relative to it."""
+    rest = {**fingerprint_inputs("md", spec.md, spec.timestep_fs),
+            "extra_commands": spec.extra_commands}
+    digest = {}
+
+    def sha(v):
+        if v not in digest:
+            digest[v] = "sha256:" + file_sha256(v)
+        return digest[v]
+
+    base = str(Path(spec.path).resolve().parent)
+    return ({"structure": _map_files(spec.structure, sha),
+             "potential": _map_files(spec.potential, sha), **rest},
+            base,
+            {"structure": _map_files(spec.structure, lambda v: os.path.relpath(v, base)),
+             "potential": _map_files(spec.potential, lambda v: os.path.relpath(v, base)), **rest})
 
 
 def build_tasks(spec: CampaignSpec) -> list[Task]:
@@ -153,7 +213,11 @@ def build_tasks(spec: CampaignSpec) -> list[Task]:
     Ties are broken by identifier so the order is reproducible.
     """
     tasks: list[Task] = []
-    common = _common_inputs(spec)
+    common, base, common_v1 = _common_inputs(spec)
+
+    def fingerprints(payload):
+        return (canonical_hash({**payload, **common}),
+                (base, {**payload, **common_v1}))
     if spec.nemd is not None:
         n = spec.nemd
         steps = _n_steps(spec, n)
@@ -164,9 +228,10 @@ def build_tasks(spec: CampaignSpec) -> list[Task]:
                 seed = task_seed(spec.seed, tid)
                 params = {"length_cells": L}
                 cells = L * n.cross_section_cells[0] * n.cross_section_cells[1]
-                fp = canonical_hash({"kind": "nemd", "T_K": T, "seed": seed, "params": params,
-                                     "nemd": nemd_inputs, **common})
-                tasks.append(Task(tid, "nemd", float(T), params, seed, float(cells * steps), fp))
+                fp, v1 = fingerprints({"kind": "nemd", "T_K": T, "seed": seed, "params": params,
+                                       "nemd": nemd_inputs})
+                tasks.append(Task(tid, "nemd", float(T), params, seed, float(cells * steps), fp,
+                                  v1))
     if spec.emd is not None:
         e = spec.emd
         steps = _n_steps(spec, e)
@@ -186,11 +251,11 @@ def build_tasks(spec: CampaignSpec) -> list[Task]:
                 params["lattice"] = True
             if T in ionic_T:
                 params["ionic"] = True
-            fp = canonical_hash({"kind": "emd", "T_K": T, "seed": seed, "params": params,
-                                 "emd": emd_inputs, **common})
+            fp, v1 = fingerprints({"kind": "emd", "T_K": T, "seed": seed, "params": params,
+                                   "emd": emd_inputs})
             # sampling velocities every couple of steps makes an EMD run somewhat dearer
             cost = float(cells * steps) * (1.3 if params["dos"] else 1.1)
-            tasks.append(Task(tid, "emd", float(T), params, seed, cost, fp))
+            tasks.append(Task(tid, "emd", float(T), params, seed, cost, fp, v1))
     ids = [t.id for t in tasks]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:

@@ -196,7 +196,7 @@ def run_status(args) -> int:
         e = dict(idx.get("tasks", {}).get(t.id, {"attempts": 0}))
         rec = store.task_record(t.id)
         if rec is not None:
-            e["status"] = "done" if rec.get("fingerprint") == t.fingerprint else "stale"
+            e["status"] = "done" if t.matches(rec) else "stale"
         elif e.get("status") == "running" and not active:
             e["status"] = "pending"
             e["error"] = "interrupted: resumes from its checkpoint on the next run"
