@@ -400,6 +400,12 @@ class CampaignSpec:
 # parsing and checking
 # --------------------------------------------------------------------------------------------
 
+def is_file_key(key: str) -> bool:
+    """Whether a key of a structure/potential table holds file paths: ``file``, ``files``
+    (a list) and keys ending in ``_file``."""
+    return key in ("file", "files") or key.endswith("_file")
+
+
 def _resolve_files(table: dict, where: str, base: Path, path) -> dict:
     """Make the file paths of a structure/potential table absolute and check that they exist.
 
@@ -440,7 +446,7 @@ def _resolve_files(table: dict, where: str, base: Path, path) -> dict:
                 raise InputError(f"[{where}] files must be a list of file paths, got {describe(v)}",
                                  path)
             out[key] = [resolve(key, x) for x in v]
-        elif key == "file" or key.endswith("_file"):
+        elif is_file_key(key):
             out[key] = resolve(key, v)
     return out
 

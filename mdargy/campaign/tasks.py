@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mdargy.campaign.schema import (EMD_FIELDS, MD_FIELDS, NEMD_FIELDS, CampaignSpec,
-                                    canonical_hash)
+                                    canonical_hash, is_file_key)
 from mdargy.drivers.config import nemd_block_ps, steps_of
 from mdargy.errors import InputError
 from mdargy.io.integrity import file_sha256
@@ -107,16 +107,12 @@ class Task:
         return fp == self.fingerprint or fp in self.legacy_fingerprints(record)
 
 
-def _file_key(key: str) -> bool:
-    return key in ("file", "files") or key.endswith("_file")
-
-
 def _map_files(table: Mapping, fn) -> dict:
     """``table`` with ``fn`` applied to each file path (keys ``file``, ``files``, ``*_file``;
     a LAMMPS-shipped ``lammps:NAME`` is a name, left as it is)."""
     def one(v):
         return v if not isinstance(v, str) or v.startswith("lammps:") else fn(v)
-    return {k: ([one(x) for x in v] if isinstance(v, list) else one(v)) if _file_key(k) else v
+    return {k: ([one(x) for x in v] if isinstance(v, list) else one(v)) if is_file_key(k) else v
             for k, v in table.items()}
 
 
@@ -199,12 +195,12 @@ def _common_inputs(spec: CampaignSpec) -> tuple[dict[str, Any], str, dict[str, A
             digest[v] = "sha256:" + file_sha256(v)
         return digest[v]
 
+    def tables(fn):
+        return {"structure": _map_files(spec.structure, fn),
+                "potential": _map_files(spec.potential, fn), **rest}
+
     base = str(Path(spec.path).resolve().parent)
-    return ({"structure": _map_files(spec.structure, sha),
-             "potential": _map_files(spec.potential, sha), **rest},
-            base,
-            {"structure": _map_files(spec.structure, lambda v: os.path.relpath(v, base)),
-             "potential": _map_files(spec.potential, lambda v: os.path.relpath(v, base)), **rest})
+    return tables(sha), base, tables(lambda v: os.path.relpath(v, base))
 
 
 def build_tasks(spec: CampaignSpec) -> list[Task]:
